@@ -1,0 +1,112 @@
+// Storage ports: users, conversations, messages, usage, rate-limit state. Adapters: in-memory fakes
+// (shared/testing), simulated PostgreSQL (sim), libpqxx over a primary and read replicas (prod).
+//
+// Consistency: every write is durable on the primary when it returns and reports the LSN it reached.
+// Reads take a ReadOptions whose min_lsn is the caller's read-your-writes token; the adapter serves the
+// read from a replica that has replayed past it (shared/replica's router decides) or from the primary.
+// Ownership is checked in the store: a conversation of another user is NotFound, never Forbidden.
+// All calls may suspend the current task (see clock.h); none may block an I/O thread.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/status.h"
+#include "ports/types.h"
+
+namespace chatscale {
+
+struct ReadOptions {
+  Lsn min_lsn = 0;          // read-your-writes token; 0 means any replica will do
+  bool from_primary = false;  // the caller needs the newest state (e.g. before a write that depends on it)
+};
+
+template <typename T>
+struct Written {
+  T value;
+  Lsn lsn = 0;  // LSN at which the write became durable on the primary
+};
+
+class UserStore {
+ public:
+  virtual ~UserStore() = default;
+  // AlreadyExists when the e-mail is taken (compared case-insensitively).
+  virtual Result<Written<User>> create_user(const User& user) = 0;
+  virtual Result<User> find_user_by_email(const std::string& email, const ReadOptions& options) = 0;
+  virtual Result<User> find_user(const std::string& user_id, const ReadOptions& options) = 0;
+};
+
+struct Page {
+  std::string cursor;  // opaque; empty for the first page
+  int limit = 50;
+};
+
+template <typename T>
+struct PageOf {
+  std::vector<T> items;
+  std::string next_cursor;  // empty when there is no further page
+};
+
+class ConversationStore {
+ public:
+  virtual ~ConversationStore() = default;
+  virtual Result<Written<Conversation>> create_conversation(const std::string& owner_id,
+                                                            const std::string& title, double now) = 0;
+  virtual Result<Conversation> get_conversation(const std::string& owner_id, const std::string& id,
+                                                const ReadOptions& options) = 0;
+  // Most recently updated first.
+  virtual Result<PageOf<Conversation>> list_conversations(const std::string& owner_id, const Page& page,
+                                                          const ReadOptions& options) = 0;
+  virtual Result<Written<Conversation>> rename_conversation(const std::string& owner_id,
+                                                            const std::string& id,
+                                                            const std::string& title, double now) = 0;
+  // Deletes the conversation and its messages.
+  virtual Result<Lsn> delete_conversation(const std::string& owner_id, const std::string& id) = 0;
+};
+
+class MessageStore {
+ public:
+  virtual ~MessageStore() = default;
+  // Appends a message (assigning id, seq and created_at when empty) and bumps the conversation's
+  // updated_at and message_count in the same transaction. When message.idempotency_key is set and a
+  // message with that key exists in the conversation, returns the existing one (AlreadyExists is not
+  // an error here: callers compare ids).
+  virtual Result<Written<Message>> append_message(const std::string& owner_id, const Message& message) = 0;
+  // Replaces content, status, finish reason, usage and moderation categories of a stored message.
+  virtual Result<Lsn> update_message(const std::string& owner_id, const Message& message) = 0;
+  virtual Result<Message> get_message(const std::string& owner_id, const std::string& conversation_id,
+                                      const std::string& message_id, const ReadOptions& options) = 0;
+  // The newest `limit` messages, returned oldest first.
+  virtual Result<std::vector<Message>> recent_messages(const std::string& owner_id,
+                                                       const std::string& conversation_id, int limit,
+                                                       const ReadOptions& options) = 0;
+  // Oldest first from the cursor.
+  virtual Result<PageOf<Message>> list_messages(const std::string& owner_id,
+                                                const std::string& conversation_id, const Page& page,
+                                                const ReadOptions& options) = 0;
+};
+
+// Per-user token and request accounting, for billing and quotas.
+class UsageStore {
+ public:
+  virtual ~UsageStore() = default;
+  virtual Result<Lsn> record_usage(const std::string& user_id, const std::string& model, const Usage& usage,
+                                   double now) = 0;
+};
+
+// Rate-limit state: a small opaque blob per key, updated atomically. The decision itself is computed
+// by shared/ratelimit; the store only guarantees that read-modify-write of one key is atomic (a mutex
+// in process, a compare-and-set script in Redis), so several servers share one limit.
+class RateLimitStore {
+ public:
+  virtual ~RateLimitStore() = default;
+  // Calls `update` with the current blob (empty when absent) exactly once per committed attempt; the
+  // blob it leaves is stored with the given time to live. May call `update` again after a conflict.
+  virtual Status update(const std::string& key, double ttl_seconds,
+                        const std::function<void(std::string& blob)>& update) = 0;
+};
+
+}  // namespace chatscale
