@@ -20,14 +20,16 @@
 namespace chatscale {
 
 struct ReadOptions {
-  Lsn min_lsn = 0;          // read-your-writes token; 0 means any replica will do
+  Lsn min_lsn = 0;            // read-your-writes token; 0 means any replica will do
+  double token_issued_at = 0;  // when the token was issued; old tokens expire (shared/replica)
   bool from_primary = false;  // the caller needs the newest state (e.g. before a write that depends on it)
 };
 
 template <typename T>
 struct Written {
   T value;
-  Lsn lsn = 0;  // LSN at which the write became durable on the primary
+  Lsn lsn = 0;            // LSN at which the write became durable on the primary
+  bool existing = false;  // an idempotent write found its earlier twin and wrote nothing
 };
 
 class UserStore {
@@ -72,8 +74,8 @@ class MessageStore {
   virtual ~MessageStore() = default;
   // Appends a message (assigning id, seq and created_at when empty) and bumps the conversation's
   // updated_at and message_count in the same transaction. When message.idempotency_key is set and a
-  // message with that key exists in the conversation, returns the existing one (AlreadyExists is not
-  // an error here: callers compare ids).
+  // message with that key exists in the conversation, writes nothing and returns the existing one
+  // with Written::existing set.
   virtual Result<Written<Message>> append_message(const std::string& owner_id, const Message& message) = 0;
   // Replaces content, status, finish reason, usage and moderation categories of a stored message.
   virtual Result<Lsn> update_message(const std::string& owner_id, const Message& message) = 0;
