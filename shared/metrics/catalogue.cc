@@ -74,7 +74,8 @@ std::vector<MetricDef> build_catalogue() {
       {I::kDbQueryDuration, "chatscale_db_query_duration_seconds", T::kHistogram,
        "Database statement latency including queueing", {"role", "op"}, db_buckets()},
       {I::kDbPrimaryFallbacks, "chatscale_db_primary_fallbacks_total", T::kCounter,
-       "Reads sent to the primary because no replica qualified, by reason (lag, token, unhealthy)",
+       "Reads sent to the primary because no replica qualified, by reason "
+       "(no_replicas, token_not_replayed, all_lagging, all_unhealthy)",
        {"reason"}, {}},
       {I::kDbReplicaLag, "chatscale_db_replica_lag_seconds", T::kGauge,
        "Replay lag of a read replica behind the primary", {"replica"}, {}},

@@ -126,7 +126,6 @@ class MessageService {
   MessagePorts ports_;
   MessageComponents components_;
   MessageServiceConfig config_;
-  ContextBuilder context_builder_;
   std::atomic<std::uint64_t> route_draws_{0};
 };
 
