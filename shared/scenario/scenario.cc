@@ -1,0 +1,154 @@
+#include "scenario/scenario.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "scenario/scenario_sections.h"
+#include "scenario/yaml_reader.h"
+
+namespace chatscale {
+namespace {
+
+Result<std::string> read_text_file(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return not_found(path + ": cannot open file");
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (in.bad()) return internal_error(path + ": read failed");
+  return text.str();
+}
+
+std::vector<std::string> sorted_paths(const YamlDocument& doc) {
+  return {doc.schema_paths().begin(), doc.schema_paths().end()};
+}
+
+}  // namespace
+
+std::string_view size_distribution_name(SizeDistribution d) {
+  switch (d) {
+    case SizeDistribution::kFixed: return "fixed";
+    case SizeDistribution::kExponential: return "exponential";
+    case SizeDistribution::kLognormal: return "lognormal";
+  }
+  return "unknown";
+}
+
+std::string_view failure_kind_name(FailureKind kind) {
+  switch (kind) {
+    case FailureKind::kRegionDown: return "region_down";
+    case FailureKind::kPrimaryDown: return "primary_down";
+    case FailureKind::kReplicaDown: return "replica_down";
+    case FailureKind::kGpuClusterDown: return "gpu_cluster_down";
+    case FailureKind::kServiceHostsDown: return "service_hosts_down";
+    case FailureKind::kLinkDown: return "link_down";
+  }
+  return "unknown";
+}
+
+double ModelSpec::parameters() const {
+  const double h = static_cast<double>(hidden);
+  const double q = static_cast<double>(heads * head_dim);
+  const double kv = static_cast<double>(kv_heads * head_dim);
+  const double attention = h * q + 2 * h * kv + q * h;  // Q, K, V, output projections
+  const double mlp = 3 * h * static_cast<double>(ffn);  // gate, up, down
+  const double embeddings = 2 * static_cast<double>(vocab) * h;  // input embedding + LM head (untied)
+  return static_cast<double>(layers) * (attention + mlp) + embeddings;
+}
+
+double ModelSpec::weight_bytes_per_gpu() const {
+  return parameters() * static_cast<double>(dtype_bytes) / static_cast<double>(tensor_parallel);
+}
+
+double ModelSpec::kv_bytes_per_token_per_gpu() const {
+  const std::int64_t heads_per_gpu = std::max<std::int64_t>(1, (kv_heads + tensor_parallel - 1) / tensor_parallel);
+  return 2.0 * static_cast<double>(layers * heads_per_gpu * head_dim * dtype_bytes);
+}
+
+int Scenario::region_index(std::string_view region) const {
+  for (std::size_t i = 0; i < regions.size(); ++i) {
+    if (regions[i].name == region) return static_cast<int>(i);
+  }
+  return -1;
+}
+
+double Scenario::latency_ms(std::size_t a, std::size_t b) const {
+  if (!network.latency_ms.empty()) return network.latency_ms.at(a).at(b);
+  if (a == b) return network.same_region_latency_ms;
+  const std::string& ga = regions.at(a).group;
+  return !ga.empty() && ga == regions.at(b).group ? network.same_group_latency_ms : network.cross_group_latency_ms;
+}
+
+double Scenario::bandwidth_gbps(std::size_t a, std::size_t b) const {
+  if (!network.bandwidth_gbps.empty()) return network.bandwidth_gbps.at(a).at(b);
+  return a == b ? network.intra_region_bandwidth_gbps : network.inter_region_bandwidth_gbps;
+}
+
+std::int64_t Scenario::total_read_replicas() const {
+  std::int64_t n = 0;
+  for (const RegionSpec& r : regions) n += r.read_replicas;
+  return n;
+}
+
+std::int64_t Scenario::total_service_hosts() const {
+  std::int64_t n = 0;
+  for (const RegionSpec& r : regions) n += r.service_hosts;
+  return n;
+}
+
+std::string Scenario::calibration_profile_path() const {
+  if (gpu.calibration_profile.empty()) return "";
+  const std::filesystem::path profile(gpu.calibration_profile);
+  if (profile.is_absolute()) return profile.string();
+  return (std::filesystem::path(source_path).parent_path() / profile).lexically_normal().string();
+}
+
+Result<Scenario> parse_scenario(std::string_view yaml, const std::string& filename) {
+  YamlDocument doc(filename);
+  Scenario scenario;
+  scenario.source_path = filename;
+  if (doc.load(yaml)) {
+    read_root(doc, [&](YamlMap& root) { scenario_internal::read_scenario(root, scenario); });
+    scenario_internal::validate_scenario(doc, scenario);
+  }
+  if (doc.has_errors()) return doc.status();
+  return scenario;
+}
+
+Result<Scenario> load_scenario_file(const std::string& path) {
+  CS_ASSIGN_OR_RETURN(std::string text, read_text_file(path));
+  return parse_scenario(text, path);
+}
+
+Result<std::vector<Tier>> parse_tiers(std::string_view yaml, const std::string& filename) {
+  YamlDocument doc(filename);
+  std::vector<Tier> tiers;
+  if (doc.load(yaml)) {
+    read_root(doc, [&](YamlMap& root) { scenario_internal::read_rate_limits(root, tiers); });
+    scenario_internal::validate_tiers(doc, tiers, "tiers", false);
+  }
+  if (doc.has_errors()) return doc.status();
+  return tiers;
+}
+
+Result<std::vector<Tier>> load_tiers_file(const std::string& path) {
+  CS_ASSIGN_OR_RETURN(std::string text, read_text_file(path));
+  return parse_tiers(text, path);
+}
+
+std::vector<std::string> scenario_key_paths() {
+  YamlDocument doc("<schema>", /*schema_walk=*/true);
+  Scenario scenario;
+  read_root(doc, [&](YamlMap& root) { scenario_internal::read_scenario(root, scenario); });
+  return sorted_paths(doc);
+}
+
+std::vector<std::string> tiers_key_paths() {
+  YamlDocument doc("<schema>", /*schema_walk=*/true);
+  std::vector<Tier> tiers;
+  read_root(doc, [&](YamlMap& root) { scenario_internal::read_rate_limits(root, tiers); });
+  return sorted_paths(doc);
+}
+
+}  // namespace chatscale
