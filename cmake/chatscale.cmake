@@ -13,15 +13,15 @@ endfunction()
 
 # chatscale_embed(<target> <symbol> <file>): compiles <file> into <target> as
 # `std::string_view <symbol>()` in namespace chatscale::embedded, so data ships inside the binary.
+# The source is generated at configure time (so it works from any subdirectory that adds sources to a
+# target defined elsewhere); editing <file> re-runs the configure step.
 function(chatscale_embed target symbol file)
-  set(out ${CMAKE_CURRENT_BINARY_DIR}/embedded_${symbol}.cc)
-  add_custom_command(
-    OUTPUT ${out}
-    COMMAND ${CMAKE_COMMAND} -DIN=${file} -DOUT=${out} -DSYMBOL=${symbol}
-            -P ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
-    DEPENDS ${file} ${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake
-    COMMENT "Embedding ${file}")
-  target_sources(${target} PRIVATE ${out})
+  set(IN ${file})
+  set(OUT ${CMAKE_CURRENT_BINARY_DIR}/embedded_${symbol}.cc)
+  set(SYMBOL ${symbol})
+  include(${PROJECT_SOURCE_DIR}/cmake/embed_file.cmake)
+  set_property(DIRECTORY APPEND PROPERTY CMAKE_CONFIGURE_DEPENDS ${file})
+  target_sources(${target} PRIVATE ${OUT})
 endfunction()
 
 # chatscale_add_test(<name> SOURCES ... [LIBS ...] [LABELS ...]): one GoogleTest binary, its tests

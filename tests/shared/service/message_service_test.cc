@@ -62,7 +62,8 @@ std::vector<Tier> test_tiers() {
 class MessageServiceTest : public ::testing::Test {
  protected:
   MessageServiceTest()
-      : limiter_(rate_store_, test_tiers()),
+      : rate_store_(clock_),
+        limiter_(rate_store_, test_tiers()),
         a_(clock_, "a"),
         b_(clock_, "b"),
         service_(MessagePorts{clock_, store_, store_, store_, metrics_, tokenizer_, {&a_, &b_}},

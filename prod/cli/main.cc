@@ -1,0 +1,45 @@
+// chatscale: one binary, one subcommand per job. Exit codes: 0 success, 1 failure, 2 bad input.
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  const char* summary;
+  int (*run)(const std::vector<std::string>&);
+};
+
+const Command kCommands[] = {
+    {"plan", "first-principles capacity plan of a scenario (validates it, prints the arithmetic)",
+     chatscale::cli::plan_command},
+    {"moderate", "classify texts with the moderation component, or measure it on a labelled set",
+     chatscale::cli::moderate_command},
+};
+
+void usage(std::ostream& out) {
+  out << "usage: chatscale COMMAND [options]\n\n"
+         "Capacity planning and serving for a ChatGPT-scale chat service.\n\ncommands:\n";
+  for (const auto& c : kCommands) out << "  " << c.name << "\n      " << c.summary << "\n";
+  out << "\n`chatscale COMMAND --help` describes each command.\n"
+         "Exit codes: 0 success, 1 failure, 2 bad input (file:line: field: problem).\n";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "--help" || args[0] == "-h" || args[0] == "help") {
+    usage(args.empty() ? std::cerr : std::cout);
+    return args.empty() ? chatscale::cli::kExitBadInput : chatscale::cli::kExitOk;
+  }
+  for (const auto& c : kCommands) {
+    if (args[0] == c.name) return c.run(std::vector<std::string>(args.begin() + 1, args.end()));
+  }
+  std::cerr << "chatscale: unknown command \"" << args[0] << "\" (see chatscale --help)\n";
+  return chatscale::cli::kExitBadInput;
+}
