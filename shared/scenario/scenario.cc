@@ -66,6 +66,29 @@ double ModelSpec::kv_bytes_per_token_per_gpu() const {
   return 2.0 * static_cast<double>(layers * heads_per_gpu * head_dim * dtype_bytes);
 }
 
+std::vector<double> TrafficSpec::hour_shares() const {
+  std::vector<double> shares(24, 0.0);
+  if (!hourly_weights.empty()) {
+    double sum = 0;
+    for (double w : hourly_weights) sum += w;
+    for (std::size_t h = 0; h < shares.size() && h < hourly_weights.size(); ++h) {
+      shares[h] = sum > 0 ? hourly_weights[h] / sum : 0;
+    }
+    return shares;
+  }
+  const double off_peak_hours = 24.0 - peak_hours;
+  for (int h = 0; h < 24; ++h) {
+    // Overlap of [h, h+1) with the window, also shifted a day back to catch a wrap past midnight.
+    double overlap = 0;
+    for (double start : {peak_start_hour, peak_start_hour - 24.0}) {
+      overlap += std::max(0.0, std::min<double>(h + 1, start + peak_hours) - std::max<double>(h, start));
+    }
+    shares[h] = overlap / peak_hours * peak_share;
+    if (off_peak_hours > 0) shares[h] += (1.0 - overlap) / off_peak_hours * (1.0 - peak_share);
+  }
+  return shares;
+}
+
 int Scenario::region_index(std::string_view region) const {
   for (std::size_t i = 0; i < regions.size(); ++i) {
     if (regions[i].name == region) return static_cast<int>(i);

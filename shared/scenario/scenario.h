@@ -57,10 +57,15 @@ struct TrafficSpec {
   std::int64_t max_tokens = 1024;         // assumption: completion cap a request asks for
 
   double daily_messages(const UsersSpec& users) const { return users.daily_active * users.prompts_per_user_per_day; }
-  // Mean messages per second inside the peak window (MISSION: 69,444/s).
+  // Mean messages per second inside the peak window of the peak model (MISSION: 69,444/s).
   double peak_messages_per_s(const UsersSpec& users) const {
     return daily_messages(users) * peak_share / (peak_hours * 3600.0);
   }
+  // The daily shape: 24 fractions of the day's messages, one per hour of `clock`'s day, summing to 1.
+  // From hourly_weights when set; else the peak model: peak_share spread over the window
+  // [peak_start_hour, + peak_hours) (wrapping past midnight, partial hours pro rata) and the rest
+  // spread evenly over the other hours.
+  std::vector<double> hour_shares() const;
 };
 
 struct RegionSpec {

@@ -147,6 +147,32 @@ TEST(Scenario, DefaultsAreMissionFiguresAndDerivedOnes) {
   EXPECT_EQ(s.region_index("nowhere"), -1);
 }
 
+TEST(Scenario, HourSharesOfThePeakModel) {
+  TrafficSpec t;  // 20% in 18:00-20:00
+  std::vector<double> shares = t.hour_shares();
+  ASSERT_EQ(shares.size(), 24u);
+  EXPECT_DOUBLE_EQ(shares[18], 0.1);
+  EXPECT_DOUBLE_EQ(shares[19], 0.1);
+  EXPECT_DOUBLE_EQ(shares[3], 0.8 / 22);
+  double sum = 0;
+  for (double x : shares) sum += x;
+  EXPECT_NEAR(sum, 1.0, 1e-12);
+  // The peak hour carries MISSION's 69,444 messages/s: 2.5e9 x 0.1 / 3600.
+  EXPECT_NEAR(2.5e9 * shares[18] / 3600, t.peak_messages_per_s(UsersSpec{}), 1e-6);
+
+  t.peak_start_hour = 23.5;  // wraps past midnight, half hours pro rata
+  shares = t.hour_shares();
+  EXPECT_DOUBLE_EQ(shares[23], 0.05 + 0.5 * 0.8 / 22);
+  EXPECT_DOUBLE_EQ(shares[0], 0.1);
+  EXPECT_DOUBLE_EQ(shares[1], 0.05 + 0.5 * 0.8 / 22);
+
+  t.hourly_weights.assign(24, 1.0);
+  t.hourly_weights[0] = 23.0;
+  shares = t.hour_shares();
+  EXPECT_DOUBLE_EQ(shares[0], 0.5);
+  EXPECT_DOUBLE_EQ(shares[1], 1.0 / 46);
+}
+
 TEST(Scenario, ModelArithmetic) {
   ModelSpec m;  // llama3-8b
   EXPECT_NEAR(m.parameters() / 1e9, 8.03, 0.01);
