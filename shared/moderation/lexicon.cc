@@ -47,6 +47,11 @@ std::optional<double> parse_number(std::string_view s) {
 
 std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
+void sort_unique(std::vector<std::string>& words) {
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+}
+
 // Lowercases and drops apostrophes; the result is the word as the normaliser would spell it.
 Result<std::string> normalise_word(std::string_view raw) {
   std::string out;
@@ -115,10 +120,8 @@ Result<Pattern> parse_pattern(const std::vector<std::string_view>& fields, std::
     gap.reset();
     CS_ASSIGN_OR_RETURN(std::vector<std::string> words, expand_field(fields[i], lists));
     for (const std::string& w : words) CS_RETURN_IF_ERROR(add_word(w, element));
-    for (auto* list : {&element.exact, &element.prefixes}) {
-      std::sort(list->begin(), list->end());
-      list->erase(std::unique(list->begin(), list->end()), list->end());
-    }
+    sort_unique(element.exact);
+    sort_unique(element.prefixes);
     pattern.words.push_back(std::move(element));
   }
   if (gap) return invalid_argument("a gap cannot end a pattern");
@@ -148,14 +151,16 @@ Status parse_define(const std::vector<std::string_view>& fields, WordLists& list
   return Status::ok();
 }
 
-Status parse_negators(const std::vector<std::string_view>& fields, Lexicon& lexicon) {
-  if (fields.size() < 2) return invalid_argument("expected: negator WORD [WORD ...]");
+Status parse_word_list(const std::vector<std::string_view>& fields, std::vector<std::string>& out) {
+  if (fields.size() < 2) return invalid_argument("expected: " + std::string(fields[0]) + " WORD [WORD ...]");
   for (std::size_t i = 1; i < fields.size(); ++i) {
     CS_ASSIGN_OR_RETURN(std::string word, normalise_word(fields[i]));
-    lexicon.negators.push_back(std::move(word));
+    out.push_back(std::move(word));
   }
   return Status::ok();
 }
+
+
 
 Status parse_threshold(const std::vector<std::string_view>& fields, Lexicon& lexicon) {
   if (fields.size() != 3) return invalid_argument("expected: threshold CATEGORY VALUE");
@@ -201,7 +206,8 @@ Status parse_line(std::string_view text, int line, WordLists& lists, Lexicon& le
   if (fields.empty()) return Status::ok();
   std::string_view keyword = fields[0];
   if (keyword == "define") return parse_define(fields, lists);
-  if (keyword == "negator") return parse_negators(fields, lexicon);
+  if (keyword == "negator") return parse_word_list(fields, lexicon.negators);
+  if (keyword == "unnegate") return parse_word_list(fields, lexicon.unnegators);
   if (keyword == "threshold") return parse_threshold(fields, lexicon);
   if (keyword == "safe") {
     CS_ASSIGN_OR_RETURN(Pattern pattern, parse_pattern(fields, 1, lists));
@@ -228,9 +234,8 @@ Result<Lexicon> parse_lexicon(std::string_view text) {
     if (!status.is_ok()) return invalid_argument("line " + std::to_string(line) + ": " + status.message());
     pos = end + 1;
   }
-  std::sort(lexicon.negators.begin(), lexicon.negators.end());
-  auto& neg = lexicon.negators;
-  neg.erase(std::unique(neg.begin(), neg.end()), neg.end());
+  sort_unique(lexicon.negators);
+  sort_unique(lexicon.unnegators);
   return lexicon;
 }
 

@@ -3,6 +3,8 @@
 // Format (one statement per line; fields separated by spaces or tabs; '#' starts a comment line):
 //   define NAME alt|alt|...             a word list, used in patterns as @NAME (NAME: A-Z 0-9 _)
 //   negator WORD [WORD ...]             words that cancel a rule match (see below)
+//   unnegate WORD [WORD ...]            words that stop a negator just before them from negating
+//                                       ("can't wait", "can't stop")
 //   threshold CATEGORY|* VALUE          flag a category when its score >= VALUE (default 0.5)
 //   safe PATTERN                        words matched by a safe pattern cannot be matched by rules
 //   CATEGORY[,CATEGORY...] WEIGHT PATTERN
@@ -12,10 +14,10 @@
 //   word*       any word starting with `word` (at least 3 characters before '*')
 //   a|b|@NAME   any of the alternatives
 //   ... / ...N  between two words: skip 0 to 3 (or 0 to N, N in 1..9) words
-// A pattern has 1 to 12 words and never matches across sentence punctuation (. ; : ? ! or a line
-// break); it may span commas. A rule match is cancelled when a negator word sits among the three
-// words before it in the same clause (no comma between) or inside one of its gaps ("I would never
-// hurt you"). A category's score is
+// A pattern has 1 to 12 words and never matches across clause punctuation (. , ; : ? ! or a line
+// break). A rule match is cancelled when a negator word sits among the three words before it in the
+// same clause or inside one of its gaps ("I would never hurt you"), unless the word right after the
+// negator is an unnegate word ("I can't wait to ..."). A category's score is
 // 1 - prod(1 - weight) over the distinct rules that matched; a refined category ("hate/threatening")
 // lifts its parent's score ("hate") to at least its own.
 // Errors: parse_lexicon returns INVALID_ARGUMENT "line N: problem" for the first bad line.
@@ -57,7 +59,8 @@ struct LexiconRule {
 struct Lexicon {
   std::vector<LexiconRule> rules;
   std::vector<Pattern> safe;
-  std::vector<std::string> negators;  // sorted, unique
+  std::vector<std::string> negators;    // sorted, unique
+  std::vector<std::string> unnegators;  // sorted, unique
   std::array<double, kModerationCategoryCount> thresholds{};
 };
 

@@ -20,10 +20,10 @@ bool element_matches(const WordElement& element, const Token& token) {
   return false;
 }
 
-bool is_negator(const std::vector<std::string>& negators, const Token& token) {
+bool in_word_list(const std::vector<std::string>& words, const Token& token) {
   if (token.truncated) return false;
   return std::any_of(token.spellings.begin(), token.spellings.end(), [&](const std::string& s) {
-    return std::binary_search(negators.begin(), negators.end(), s);
+    return std::binary_search(words.begin(), words.end(), s);
   });
 }
 
@@ -79,7 +79,8 @@ void MatchEngine::push(Token token) {
   const Lexicon& lex = lexicon_->lexicon;
   std::size_t index = total_++;
   Slot slot{std::move(token)};
-  slot.negator = is_negator(lex.negators, slot.token);
+  slot.negator = in_word_list(lex.negators, slot.token);
+  slot.unnegator = in_word_list(lex.unnegators, slot.token);
   for (std::size_t id : lexicon_->safe_index.candidates(slot.token)) safe_pending_.push_back({index, id});
   for (std::size_t id : lexicon_->rule_index.candidates(slot.token)) {
     if (!rule_hit_[id]) rule_pending_.push_back({index, id});
@@ -163,7 +164,7 @@ MatchEngine::Outcome MatchEngine::match_from(const Pattern& pattern, std::size_t
   for (std::size_t i = pos; i <= pos + gap; ++i) {
     if (i >= total_) return finished_ ? Outcome::kFailed : Outcome::kNeedMore;
     const Slot& s = slot(i);
-    if (word > 0 && s.token.sentence_start) break;  // never across sentence punctuation
+    if (word > 0 && s.token.clause_start) break;  // never across clause punctuation
     if (!element_matches(element, s.token)) continue;
     if (rule_mode && i >= mask_limit_) return Outcome::kNeedMore;
     if (rule_mode && s.masked) continue;
@@ -179,14 +180,20 @@ MatchEngine::Outcome MatchEngine::match_from(const Pattern& pattern, std::size_t
 bool MatchEngine::negated(const Pattern& pattern, std::size_t start, const Anchors& anchors) const {
   for (std::size_t j = start, steps = 0; j > base_ && steps < kNegationWindow; --j, ++steps) {
     if (slot(j).token.clause_start) break;
-    if (slot(j - 1).negator) return true;
+    if (negates(j - 1)) return true;
   }
   for (std::size_t w = 1; w < pattern.words.size(); ++w) {
     for (std::size_t i = anchors[w - 1] + 1; i < anchors[w]; ++i) {
-      if (slot(i).negator) return true;
+      if (negates(i)) return true;
     }
   }
   return false;
+}
+
+// A negator negates unless the next word cancels it; that word is always present here (it is the
+// match's start or inside the match).
+bool MatchEngine::negates(std::size_t index) const {
+  return slot(index).negator && !slot(index + 1).unnegator;
 }
 
 void MatchEngine::record_hit(std::size_t rule) {

@@ -67,6 +67,7 @@ class MatchEngine {
     Token token;
     bool masked = false;   // covered by a safe pattern: rule words cannot match it
     bool negator = false;
+    bool unnegator = false;  // cancels a negator right before it ("can't wait")
   };
   struct Pending {
     std::size_t start;
@@ -83,6 +84,7 @@ class MatchEngine {
   Outcome match_from(const Pattern& pattern, std::size_t word, std::size_t pos, bool rule_mode,
                      Anchors& anchors);
   bool negated(const Pattern& pattern, std::size_t start, const Anchors& anchors) const;
+  bool negates(std::size_t index) const;
   void record_hit(std::size_t rule);
 
   std::shared_ptr<const CompiledLexicon> lexicon_;
