@@ -13,13 +13,13 @@ std::string num(double v, int decimals = 0) { return format_number(v, decimals);
 
 double tokens_of(double bytes, const Scenario& s) { return bytes / s.traffic.bytes_per_token; }
 
-Figure figure(std::string key, std::string label, std::string unit, double value, std::string arithmetic,
+CapacityFigure figure(std::string key, std::string label, std::string unit, double value, std::string arithmetic,
               std::optional<double> claimed = std::nullopt, std::string note = "") {
-  return Figure{std::move(key), std::move(label), std::move(unit), value, std::move(arithmetic), claimed,
+  return CapacityFigure{std::move(key), std::move(label), std::move(unit), value, std::move(arithmetic), claimed,
                 std::move(note)};
 }
 
-void traffic_figures(const Scenario& s, std::vector<Figure>& out) {
+void traffic_figures(const Scenario& s, std::vector<CapacityFigure>& out) {
   const auto& u = s.users;
   const auto& t = s.traffic;
   double daily = t.daily_messages(u);
@@ -54,7 +54,7 @@ void traffic_figures(const Scenario& s, std::vector<Figure>& out) {
                        5e12, "MISSION: 10B conversations x 500 B = 5 TB"));
 }
 
-void stream_figures(const Scenario& s, std::vector<Figure>& out) {
+void stream_figures(const Scenario& s, std::vector<CapacityFigure>& out) {
   const auto& t = s.traffic;
   double peak = t.peak_messages_per_s(s.users);
   double streams = peak * t.stream_duration_s;
@@ -70,7 +70,7 @@ void stream_figures(const Scenario& s, std::vector<Figure>& out) {
                            num(20e6 / 20 / std::max(peak, 1.0), 1) + "x the peak message rate"));
 }
 
-void database_figures(const Scenario& s, std::vector<Figure>& out) {
+void database_figures(const Scenario& s, std::vector<CapacityFigure>& out) {
   const auto& db = s.database;
   double peak = s.traffic.peak_messages_per_s(s.users);
   double writes = peak * db.writes_per_prompt.total();
@@ -98,7 +98,7 @@ void database_figures(const Scenario& s, std::vector<Figure>& out) {
                            " bytes/s WAL (below 1: lag grows without bound)"));
 }
 
-void gpu_figures(const Scenario& s, std::vector<Figure>& out) {
+void gpu_figures(const Scenario& s, std::vector<CapacityFigure>& out) {
   double peak = s.traffic.peak_messages_per_s(s.users);
   double out_tokens = peak * tokens_of(s.traffic.assistant_response.mean_bytes, s);
   out.push_back(figure("output_tokens_per_s", "Output tokens per second at peak", "tokens/s", out_tokens,
@@ -113,7 +113,7 @@ void gpu_figures(const Scenario& s, std::vector<Figure>& out) {
                            " tokens (new message + half the earlier turns)"));
 }
 
-void cost_figures(const Scenario& s, std::vector<Figure>& out) {
+void cost_figures(const Scenario& s, std::vector<CapacityFigure>& out) {
   auto inputs = scenario_cost_inputs(s);
   if (!inputs.is_ok()) return;  // the scenario parser already refuses clusters without a price
   CostBreakdown cost = monthly_cost(*inputs);
@@ -163,8 +163,8 @@ std::string verdict(double value, double claimed, double relative_tolerance) {
   return "breaks (x" + format_number(ratio, ratio < 10 ? 2 : 0) + ")";
 }
 
-std::vector<Figure> capacity_figures(const Scenario& s) {
-  std::vector<Figure> out;
+std::vector<CapacityFigure> capacity_figures(const Scenario& s) {
+  std::vector<CapacityFigure> out;
   traffic_figures(s, out);
   stream_figures(s, out);
   database_figures(s, out);

@@ -14,7 +14,7 @@
 
 namespace chatscale {
 
-struct Figure {
+struct CapacityFigure {
   std::string key;         // stable id, e.g. "peak_messages_per_s" (summary.json names)
   std::string label;       // "Peak messages per second"
   std::string unit;        // "messages/s", "bytes/day", "Gbps", ...
@@ -27,7 +27,7 @@ struct Figure {
 // How a computed figure compares with a claim: "holds" within the tolerance, else "breaks (x2.3)".
 std::string verdict(double value, double claimed, double relative_tolerance = 0.1);
 
-std::vector<Figure> capacity_figures(const Scenario& scenario);
+std::vector<CapacityFigure> capacity_figures(const Scenario& scenario);
 
 // A plain-text report of the figures and the cost breakdown, for the terminal.
 std::string format_capacity_plan(const Scenario& scenario);

@@ -91,7 +91,8 @@ Status ReplicaRouter::remove_replica(std::string_view name) {
                          [&](const Replica& r) { return r.name == name; });
   if (it == replicas_.end()) return not_found("replica '" + std::string(name) + "' is not registered");
   replicas_.erase(it);
-  if (cursor_ >= replicas_.size()) cursor_ = 0;
+  for (auto& [region, cursor] : cursors_)
+    if (cursor >= replicas_.size()) cursor = 0;
   return Status::ok();
 }
 
@@ -136,9 +137,11 @@ RouteDecision ReplicaRouter::pick_replica(const ReadToken& token, std::string_vi
   Replica* best = nullptr;
   std::size_t best_index = 0;
   const std::size_t n = replicas_.size();
-  // Scan from the round-robin cursor: among equals, the first one met wins.
+  // Scan from the caller region's round-robin cursor: among equals, the first one met wins.
+  auto cursor = cursors_.find(caller_region);
+  if (cursor == cursors_.end()) cursor = cursors_.emplace(std::string(caller_region), 0).first;
   for (std::size_t k = 0; k < n; ++k) {
-    std::size_t i = (cursor_ + k) % n;
+    std::size_t i = (cursor->second + k) % n;
     Replica& r = replicas_[i];
     ReplicaState state = state_of(r, now);
     if (state == ReplicaState::kLagging) ++lagging;
@@ -157,7 +160,7 @@ RouteDecision ReplicaRouter::pick_replica(const ReadToken& token, std::string_vi
     return fall_back(reason, token_live);
   }
   ++best->outstanding;
-  cursor_ = (best_index + 1) % n;
+  cursor->second = (best_index + 1) % n;
   return RouteDecision{false, best->name, FallbackReason::kNone, token_live};
 }
 

@@ -36,6 +36,7 @@
 #include <cstdint>
 #include <mutex>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -134,7 +135,9 @@ class ReplicaRouter {
 
   mutable std::mutex mu_;  // guards everything below
   std::vector<Replica> replicas_;
-  std::size_t cursor_ = 0;  // round-robin start for the next pick
+  // Round-robin start of the next pick, per caller region: one shared cursor would keep landing on
+  // the first replica of each region whenever picks from other regions move it in between.
+  std::map<std::string, std::size_t, std::less<>> cursors_;
   std::string primary_name_;
   std::string primary_region_;
   Lsn primary_lsn_ = 0;

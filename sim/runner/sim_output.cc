@@ -2,14 +2,25 @@
 
 #include <algorithm>
 #include <cmath>
+#include <filesystem>
+#include <map>
 #include <sstream>
 
 #include "capacity/arithmetic.h"
+#include "cost/cost_model.h"
+#include "scenario/scenario_cost.h"
 #include "sim/db/database_model.h"
+#include "sim/report/figures.h"
+#include "sim/report/format.h"
+#include "sim/report/openmetrics.h"
 #include "sim/report/recorder.h"
 
 namespace chatscale::sim {
 namespace {
+
+// Peaks are the highest mean over 10-minute windows: long enough that sampling noise stays near 1%,
+// short enough to resolve the daily shape.
+constexpr std::size_t kPeakWindowS = 600;
 
 // Highest mean of `window` consecutive seconds within [from, to).
 double max_window_mean(const std::vector<double>& per_second, std::size_t window, std::size_t from, std::size_t to) {
@@ -33,51 +44,166 @@ double max_in(const std::vector<double>& v, std::size_t from, std::size_t to) {
 
 double finite_or_zero(double v) { return std::isfinite(v) ? v : 0; }
 
+std::map<std::string, CapacityFigure> capacity_by_key(const Scenario& scenario) {
+  std::map<std::string, CapacityFigure> out;
+  for (auto& f : capacity_figures(scenario)) out[f.key] = f;
+  return out;
+}
+
 }  // namespace
 
-Headline headline_figures(const Scenario& scenario, const SimRun& run) {
-  Headline h;
+RunInfo run_info(const Scenario& scenario, const SimRun& run) {
+  RunInfo info;
+  info.scenario = scenario.name;
+  info.sample_fraction = run.sample_fraction;
+  info.seed = run.seed;
+  info.simulated_seconds = run.simulated_seconds;
+  info.wall_seconds = run.wall_seconds;
+  info.events = run.events;
+  info.start_epoch_seconds = start_epoch_for_hour(run.start_utc_seconds / 3600.0);
+  return info;
+}
+
+Summary summarize(const Scenario& scenario, const SimRun& run) {
+  Summary s;
   const auto& c = run.counts;
   auto from = static_cast<std::size_t>(run.warmup_s);
   auto to = static_cast<std::size_t>(std::ceil(run.window_end_s));
   const Recorder& r = *run.recorder;
-  h.messages_total = c.messages;
-  h.peak_messages_per_s = max_window_mean(run.messages_per_s, 60, from, to);
-  h.ttft_p50_s = finite_or_zero(r.sample_quantile(SampleKind::kTimeToFirstToken, 0.5, run.warmup_s));
-  h.ttft_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kTimeToFirstToken, 0.99, run.warmup_s));
-  h.e2e_p50_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.5, run.warmup_s));
-  h.e2e_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.99, run.warmup_s));
-  h.max_concurrent_streams = max_in(run.active_streams, from, to);
-  h.peak_egress_gbps = max_window_mean(run.egress_bytes_per_s, 60, from, to) * 8 / 1e9;
-  h.db_primary_peak_tps = run.database->peak_primary_tps(60, run.warmup_s);
-  h.db_replica_lag_p99_s = finite_or_zero(run.database->replica_lag_percentile(0.99, run.warmup_s));
-  h.db_read_fraction = run.database->read_fraction();
+  s.scenario = scenario.name;
+  s.sample_factor = run.sample_fraction;
+  s.seed = run.seed;
+  s.simulated_seconds = run.window_end_s - run.warmup_s;
+  s.wall_seconds = run.wall_seconds;
+  s.events = run.events;
+  s.messages_total = c.messages;
+  s.peak_messages_per_s = max_window_mean(run.messages_per_s, kPeakWindowS, from, to);
+  s.ttft_p50_s = finite_or_zero(r.sample_quantile(SampleKind::kTimeToFirstToken, 0.5, run.warmup_s));
+  s.ttft_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kTimeToFirstToken, 0.99, run.warmup_s));
+  s.e2e_p50_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.5, run.warmup_s));
+  s.e2e_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.99, run.warmup_s));
+  s.max_concurrent_streams = max_in(run.active_streams, from, to);
+  s.peak_egress_gbps = max_window_mean(run.egress_bytes_per_s, kPeakWindowS, from, to) * 8 / 1e9;
+  s.db_primary_peak_tps = run.database->peak_primary_tps(static_cast<double>(kPeakWindowS), run.warmup_s);
+  s.db_replica_lag_p99_s = finite_or_zero(run.database->replica_lag_percentile(0.99, run.warmup_s));
+  s.db_read_fraction = run.database->read_fraction();
   double m = std::max(c.messages, 1e-9);
-  h.rate_limited_fraction = c.rate_limited / m;
-  h.moderated_fraction = c.moderated / m;
-  h.messages_lost = c.lost;
+  s.rate_limited_fraction = c.rate_limited / m;
+  s.moderated_fraction = (c.moderated + c.content_filtered) / m;
+  s.messages_lost = c.lost;
   double eligible = c.messages - c.rate_limited - c.moderated - c.invalid;
-  h.availability = eligible > 0 ? c.ok / eligible : 1;
-  h.storage_bytes_per_day = c.messages > 0 ? c.stored_bytes / c.messages * scenario.traffic.daily_messages(scenario.users) : 0;
-  return h;
+  s.availability = eligible > 0 ? c.ok / eligible : 1;
+  s.storage_bytes_per_day = c.messages > 0 ? c.stored_bytes / c.messages * scenario.traffic.daily_messages(scenario.users) : 0;
+  s.extra["sampled_messages"] = c.sampled_messages;
+  s.extra["mean_stream_s"] = c.streams > 0 ? c.stream_seconds / c.streams : 0;
+  s.extra["peak_live_actors"] = static_cast<double>(run.peak_live_actors);
+  s.extra["sampled_messages_per_wall_s"] = run.wall_seconds > 0 ? c.sampled_messages / run.wall_seconds : 0;
+  s.extra["failed_fraction"] = c.failed / m;
+  s.extra["content_filtered_fraction"] = c.content_filtered / m;
+  s.extra["db_primary_fallback_reads"] = 0;
+  for (double v : run.database->totals().fallbacks) s.extra["db_primary_fallback_reads"] += v;
+  if (auto inputs = scenario_cost_inputs(scenario); inputs.is_ok()) {
+    CostBreakdown cost = monthly_cost(*inputs);
+    s.extra["cost_self_hosted_usd_per_month"] = cost.self_hosted_usd;
+    s.extra["cost_api_usd_per_month"] = cost.api_usd;
+  }
+  return s;
+}
+
+std::vector<ReportRow> report_rows(const Scenario& scenario, const SimRun& run, const Summary& s) {
+  auto cap = capacity_by_key(scenario);
+  auto row = [&](std::string section, std::string key, double simulated, std::string unit, Check check,
+                 double tolerance, std::string note = "") {
+    const CapacityFigure& f = cap[key];
+    ReportRow r;
+    r.section = std::move(section);
+    r.figure = f.label.empty() ? key : f.label;
+    r.simulated = simulated;
+    r.reference = f.claimed.value_or(f.value);
+    r.unit = std::move(unit);
+    r.arithmetic = f.arithmetic + " = " + format_number(f.value, f.value < 10 ? 3 : 0);
+    r.check = check;
+    r.tolerance = tolerance;
+    r.note = note.empty() ? f.claim_note : note;
+    return r;
+  };
+  std::vector<ReportRow> rows;
+  rows.push_back(row("traffic", "peak_messages_per_s", s.peak_messages_per_s, "messages/s", Check::kWithin, 0.02));
+  rows.push_back(row("traffic", "storage_bytes_per_day", s.storage_bytes_per_day, "bytes", Check::kWithin, 0.05));
+  rows.push_back(row("streams and bandwidth", "max_concurrent_streams", s.max_concurrent_streams, "streams", Check::kWithin, 0.25,
+                     "simulated: open answer streams (Little's law with the simulated stream time); " + cap["max_concurrent_streams"].claim_note));
+  rows.push_back(row("streams and bandwidth", "peak_egress_gbps", s.peak_egress_gbps, "Gbps", Check::kWithin, 0.25));
+  rows.push_back(row("database", "db_primary_peak_tps", s.db_primary_peak_tps, "transactions/s", Check::kInfo, 0,
+                     "simulated transactions of the message flow; the arithmetic counts the reference's write statements"));
+  rows.push_back(row("database", "db_read_fraction", s.db_read_fraction, "ratio", Check::kWithin, 0.05));
+  ReportRow capacity;
+  capacity.section = "database";
+  capacity.figure = "Primary peak vs its capacity";
+  capacity.simulated = s.db_primary_peak_tps;
+  capacity.reference = scenario.database.primary_max_transactions_per_s;
+  capacity.unit = "transactions/s";
+  capacity.arithmetic = "database.primary_max_transactions_per_s";
+  capacity.check = Check::kAtMost;
+  rows.push_back(capacity);
+  ReportRow lag{"database", "Replica lag p99", s.db_replica_lag_p99_s, scenario.database.replica_max_lag_s, "s",
+                "database.replica_max_lag_s (a replica lagging more leaves rotation)", Check::kAtMost, 0, true, ""};
+  rows.push_back(lag);
+  const auto& a = scenario.availability;
+  rows.push_back({"latency", "Time to first token p99", s.ttft_p99_s, a.ttft_target_s, "s",
+                  "MISSION: first token in under 2 s", Check::kAtMost, 0, true, ""});
+  rows.push_back({"latency", "Time to first token p50", s.ttft_p50_s, a.ttft_target_s, "s", "", Check::kInfo, 0, false, ""});
+  rows.push_back({"latency", "End to end p99", s.e2e_p99_s, NAN, "s", "", Check::kInfo, 0, false, ""});
+  rows.push_back({"availability", "Availability", s.availability, a.target, "ratio",
+                  "answered / (messages - rate limited - moderated)", Check::kAtLeast, 0, true, ""});
+  rows.push_back({"availability", "Messages lost", s.messages_lost, static_cast<double>(a.max_lost_messages), "messages",
+                  "MISSION: zero message loss", Check::kAtMost, 0, true, ""});
+  if (s.extra.count("cost_self_hosted_usd_per_month")) {
+    rows.push_back(row("cost", "self_hosted_usd_per_month", s.extra.at("cost_self_hosted_usd_per_month"), "USD", Check::kWithin, 0.1));
+    rows.push_back(row("cost", "api_usd_per_month", s.extra.at("cost_api_usd_per_month"), "USD", Check::kWithin, 0.1));
+  }
+  (void)run;
+  return rows;
 }
 
 Result<std::string> write_outputs(const Scenario& scenario, const SimRun& run, const std::string& dir) {
-  Headline h = headline_figures(scenario, run);
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  if (ec) return internal_error(dir + ": cannot create the folder: " + ec.message());
+  RunInfo info = run_info(scenario, run);
+  Summary summary = summarize(scenario, run);
+  CS_RETURN_IF_ERROR(write_summary_json(dir + "/summary.json", summary));
+  CS_ASSIGN_OR_RETURN(auto links, write_figures(standard_figures(*run.recorder), info, dir));
+  ReportOptions options;
+  options.figures = links;
+  options.notes.push_back("Figures are at full scale: the run simulated 1 in " + format_number(1 / run.sample_fraction) +
+                          " messages as tasks; the database saw the full-scale load (its model scales the sampled "
+                          "load by the sampling factor).");
+  options.notes.push_back("Time to first token includes rate limiting, moderation, the conversation reads, the durable "
+                          "write of the user message and the GPU queue and prefill. The GPU cluster is a service-time "
+                          "model (roofline of the model shape) until the continuous-batching fleet model lands.");
+  auto rows = report_rows(scenario, run, summary);
+  CS_RETURN_IF_ERROR(write_report_md(dir + "/report.md", summary, rows, options));
+  OpenMetricsOptions om;
+  om.min_step_s = std::max(scenario.simulation.metrics_interval_s, run.simulated_seconds / 2000);
+  CS_RETURN_IF_ERROR(write_openmetrics(dir + "/metrics.om", *run.recorder, info, om));
+
   std::ostringstream o;
-  o << "scenario " << scenario.name << ": " << format_number(run.simulated_seconds) << " simulated s in "
-    << format_number(run.wall_seconds, 1) << " wall s at 1/" << format_number(1 / run.sample_fraction) << "\n"
+  const Summary& h = summary;
+  o << "scenario " << scenario.name << ": " << format_number(h.simulated_seconds) << " simulated s (after "
+    << format_number(run.warmup_s) << " s of warm-up) in " << format_number(run.wall_seconds, 1) << " wall s at 1/"
+    << format_number(1 / run.sample_fraction) << "\n"
     << "  messages " << format_number(h.messages_total) << ", peak " << format_number(h.peak_messages_per_s) << "/s\n"
-    << "  TTFT p50 " << format_number(h.ttft_p50_s, 3) << " s, p99 " << format_number(h.ttft_p99_s, 3) << " s\n"
-    << "  e2e p50 " << format_number(h.e2e_p50_s, 3) << " s, p99 " << format_number(h.e2e_p99_s, 3) << " s\n"
-    << "  streams max " << format_number(h.max_concurrent_streams) << ", egress peak " << format_number(h.peak_egress_gbps, 3) << " Gbps\n"
-    << "  primary peak " << format_number(h.db_primary_peak_tps) << " tps, replica lag p99 " << format_number(h.db_replica_lag_p99_s, 3)
-    << " s, reads " << format_number(h.db_read_fraction * 100, 1) << "%\n"
+    << "  TTFT p50 " << format_number(h.ttft_p50_s, 3) << " s, p99 " << format_number(h.ttft_p99_s, 3) << " s; e2e p50 "
+    << format_number(h.e2e_p50_s, 3) << " s, p99 " << format_number(h.e2e_p99_s, 3) << " s\n"
+    << "  streams max " << format_number(h.max_concurrent_streams) << ", egress peak "
+    << format_number(h.peak_egress_gbps, 3) << " Gbps\n"
+    << "  primary peak " << format_number(h.db_primary_peak_tps) << " tps, replica lag p99 "
+    << format_number(h.db_replica_lag_p99_s, 3) << " s, reads " << format_number(h.db_read_fraction * 100, 1) << "%\n"
     << "  rate limited " << format_number(h.rate_limited_fraction * 100, 2) << "%, moderated "
     << format_number(h.moderated_fraction * 100, 2) << "%, lost " << format_number(h.messages_lost)
     << ", availability " << format_number(h.availability * 100, 3) << "%\n"
     << "  storage " << format_bytes(h.storage_bytes_per_day) << "/day\n"
-    << "  report: " << dir << "\n";
+    << "  report: " << dir << "/report.md\n";
   return o.str();
 }
 

@@ -22,6 +22,7 @@
 #include "sim/db/sim_stores.h"
 #include "sim/fleet/gpu_cluster.h"
 #include "sim/report/recorder.h"
+#include "sim/runner/actor_pool.h"
 #include "sim/sim_clock.h"
 #include "sim/traffic/arrivals.h"
 #include "sim/traffic/diurnal_profile.h"
@@ -51,10 +52,19 @@ class CountingClock : public ClockWrapper {
 // the stream's metrics itself.
 class SimSink : public StreamSink {
  public:
-  bool on_user_message(const Message&) override { return true; }
+  explicit SimSink(const Clock& clock) : clock_(clock) {}
+  bool on_user_message(const Message&) override {
+    opened_at = clock_.now();
+    return true;
+  }
   bool on_delta(std::string_view, std::int64_t, std::int64_t) override { return true; }
   bool on_heartbeat() override { return true; }
-  void on_done(const Message&) override {}
+  void on_done(const Message&) override { closed_at = clock_.now(); }
+
+  double opened_at = -1, closed_at = -1;  // the stream's life, as chatscale_active_streams counts it
+
+ private:
+  const Clock& clock_;
 };
 
 // Benign filler text for user messages, and a message the shared moderation refuses.
@@ -143,6 +153,7 @@ class Simulation {
   std::optional<TrafficRng> user_rng_;
   std::vector<s4u::Host*> region_hosts_;
   std::int64_t sampled_users_ = 1;
+  ActorPool pool_{"w"};
   std::int64_t live_conversations_ = 0;
   std::int64_t live_messages_ = 0;
   double warmup_ = 0;  // simulated seconds before the reported window
@@ -252,10 +263,11 @@ void Simulation::traffic_actor() {
     clock_.sleep_until(c.time_s);
     ++live_conversations_;
     std::int64_t id = next_id++;
-    s4u::Actor::create("c" + std::to_string(id), region_hosts_[static_cast<std::size_t>(c.region)],
-                       [this, c, id] { conversation_actor(c, id); });
+    pool_.submit(region_hosts_[static_cast<std::size_t>(c.region)], [this, c, id] { conversation_actor(c, id); });
   }
   traffic_done_ = true;
+  // Pool workers are daemons: this actor keeps the simulation alive until the last answer is in.
+  while (live_conversations_ > 0) clock_.sleep_for(1.0);
 }
 
 // A conversation's turns are sent on the user's schedule: each turn follows the previous one after the
@@ -275,7 +287,7 @@ void Simulation::conversation_actor(ConversationStart start, std::int64_t id) {
     for (int turn = 0; turn < start.turns && next < duration_; ++turn) {
       clock_.sleep_until(next);
       ++conv->in_flight;
-      s4u::Actor::create("m", s4u::this_actor::get_host(), [this, conv] { message_actor(conv); });
+      pool_.submit(s4u::this_actor::get_host(), [this, conv] { message_actor(conv); });
       next += scenario_.traffic.stream_duration_s + arrivals_->think_time_s();
     }
   }
@@ -285,7 +297,6 @@ void Simulation::conversation_actor(ConversationStart start, std::int64_t id) {
 
 void Simulation::message_actor(std::shared_ptr<LiveConversation> conv) {
   ++live_messages_;
-  run_.peak_live_actors = std::max(run_.peak_live_actors, live_messages_ + live_conversations_);
   run_turn(*conv);
   --live_messages_;
   if (--conv->in_flight == 0 && conv->closed) close(*conv);
@@ -311,8 +322,12 @@ void Simulation::run_turn(LiveConversation& conv) {
   request.max_tokens = scenario_.traffic.max_tokens;
   double started = clock_.now();
   per_second(run_.messages_per_s, started, 1 / f_);
-  SimSink sink;
+  SimSink sink(clock_);
   SendOutcome out = service_->send(request, sink);
+  if (started >= warmup_ && sink.opened_at >= 0 && sink.closed_at >= sink.opened_at) {
+    run_.counts.streams += 1;
+    run_.counts.stream_seconds += sink.closed_at - sink.opened_at;
+  }
   if (out.lsn > conv.read_lsn) {
     conv.read_lsn = out.lsn;
     conv.read_issued_at = clock_.now();
@@ -451,6 +466,7 @@ Result<SimRun> Simulation::run() {
   s4u::Actor::create("ticker", home, [this] { ticker_actor(); })->daemonize();
   s4u::Actor::create("failures", home, [this] { failure_actor(); })->daemonize();
   wall_start_ = std::chrono::steady_clock::now();
+  run_.recorder->snapshot(0);
   engine.run();
   double end = s4u::Engine::get_clock();
   run_.recorder->snapshot(end);
@@ -460,6 +476,7 @@ Result<SimRun> Simulation::run() {
   run_.window_end_s = duration_;
   run_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   run_.events = clock_.events;
+  run_.peak_live_actors = pool_.peak_busy();
   run_.counts.lost = run_.recorder->value(MetricId::kMessagesLost);
   // Counts so far are of sampled tasks: scale them to the full system.
   auto& c = run_.counts;

@@ -43,6 +43,8 @@ struct SimCounts {
   double lost = 0;              // acknowledged and not stored
   double stored_bytes = 0;      // user messages and answers stored
   double sampled_messages = 0;  // tasks actually simulated
+  double streams = 0;           // answer streams (sampled), and the seconds they stayed open
+  double stream_seconds = 0;
   double conversations = 0;
 };
 

@@ -7,8 +7,8 @@
 namespace chatscale {
 namespace {
 
-std::map<std::string, Figure> figures_of(const Scenario& s) {
-  std::map<std::string, Figure> out;
+std::map<std::string, CapacityFigure> figures_of(const Scenario& s) {
+  std::map<std::string, CapacityFigure> out;
   for (auto& f : capacity_figures(s)) out[f.key] = f;
   return out;
 }

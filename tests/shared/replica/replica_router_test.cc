@@ -272,6 +272,24 @@ TEST_F(ReplicaRouterTest, RegistrationAndReportErrors) {
   expect_primary(pick(), FallbackReason::kNoReplicas);
 }
 
+TEST_F(ReplicaRouterTest, RoundRobinIsPerCallerRegion) {
+  // Interleaved picks from two regions must still spread each region's reads over its replicas.
+  add("east-a", "us-east");
+  add("west-a", "us-west");
+  add("east-b", "us-east");
+  add("west-b", "us-west");
+  for (const char* r : {"east-a", "east-b", "west-a", "west-b"}) report(r, 10);
+  std::map<std::string, int> count;
+  for (int i = 0; i < 40; ++i) {
+    ++count[pick({}, "us-east").target];
+    ++count[pick({}, "us-west").target];
+  }
+  EXPECT_EQ(count["east-a"], 20);
+  EXPECT_EQ(count["east-b"], 20);
+  EXPECT_EQ(count["west-a"], 20);
+  EXPECT_EQ(count["west-b"], 20);
+}
+
 TEST(ReplicaRouterOptions, Validation) {
   EXPECT_TRUE(validate({}).is_ok());
   EXPECT_TRUE(validate({5.0, 2.0, 30.0, 10.0}).is_ok());

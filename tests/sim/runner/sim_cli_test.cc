@@ -1,0 +1,153 @@
+// `chatscale sim` as a user runs it: a golden summary of a small seeded scenario, the reference scenario
+// against the reference arithmetic, sampling invariance, and bad input.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "sim/report/summary.h"
+
+namespace chatscale::sim {
+namespace {
+
+namespace fs = std::filesystem;
+
+struct CliRun {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const fs::path& p) {
+  std::ifstream in(p);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+CliRun run_cli(const std::string& args) {
+  fs::path err = fs::temp_directory_path() / ("chatscale_err_" + std::to_string(::getpid()));
+  std::string cmd = std::string(CHATSCALE_BIN) + " " + args + " 2>" + err.string();
+  CliRun r;
+  FILE* pipe = ::popen(cmd.c_str(), "r");
+  if (pipe == nullptr) return r;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, pipe)) > 0) r.out.append(buf, n);
+  int status = ::pclose(pipe);
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.err = slurp(err);
+  fs::remove(err);
+  return r;
+}
+
+fs::path fresh_dir(const std::string& name) {
+  fs::path d = fs::temp_directory_path() / ("chatscale_" + name + "_" + std::to_string(::getpid()));
+  fs::remove_all(d);
+  return d;
+}
+
+Summary simulate(const std::string& scenario, const std::string& options, const std::string& name) {
+  fs::path dir = fresh_dir(name);
+  CliRun r = run_cli("sim " + scenario + " --out " + dir.string() + " --quiet " + options);
+  EXPECT_EQ(r.code, 0) << r.err << r.out;
+  auto summary = read_summary_json((dir / "summary.json").string());
+  EXPECT_TRUE(summary.is_ok()) << summary.status().to_string();
+  return summary.is_ok() ? *summary : Summary{};
+}
+
+void expect_near_rel(double a, double b, double tolerance, const std::string& what) {
+  EXPECT_LE(std::fabs(a - b), tolerance * std::max(std::fabs(a), std::fabs(b))) << what << ": " << a << " vs " << b;
+}
+
+const std::string kReference = "scenarios/chatgpt-2026.yaml";
+
+TEST(SimCli, SmallScenarioMatchesItsGoldenSummary) {
+  fs::path dir = fresh_dir("small");
+  CliRun r = run_cli("sim scenarios/small.yaml --duration 900 --sample 2 --quiet --out " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* f : {"summary.json", "report.md", "metrics.om", "messages_per_s.svg"})
+    EXPECT_TRUE(fs::exists(dir / f)) << f;
+  auto got = read_summary_json((dir / "summary.json").string());
+  ASSERT_TRUE(got.is_ok()) << got.status().to_string();
+  const fs::path golden = fs::path(CHATSCALE_SOURCE_DIR) / "tests/sim/runner/golden/small_summary.json";
+  if (std::getenv("CHATSCALE_UPDATE_GOLDEN")) fs::copy_file(dir / "summary.json", golden, fs::copy_options::overwrite_existing);
+  auto want = read_summary_json(golden.string());
+  ASSERT_TRUE(want.is_ok()) << want.status().to_string();
+  // Everything but the wall clock is a function of the scenario and the seed.
+  EXPECT_EQ(got->messages_total, want->messages_total);
+  EXPECT_EQ(got->events, want->events);
+  const std::pair<const char*, std::pair<double, double>> figures[] = {
+      {"peak_messages_per_s", {got->peak_messages_per_s, want->peak_messages_per_s}},
+      {"ttft_p50_s", {got->ttft_p50_s, want->ttft_p50_s}},
+      {"ttft_p99_s", {got->ttft_p99_s, want->ttft_p99_s}},
+      {"e2e_p99_s", {got->e2e_p99_s, want->e2e_p99_s}},
+      {"max_concurrent_streams", {got->max_concurrent_streams, want->max_concurrent_streams}},
+      {"db_primary_peak_tps", {got->db_primary_peak_tps, want->db_primary_peak_tps}},
+      {"db_replica_lag_p99_s", {got->db_replica_lag_p99_s, want->db_replica_lag_p99_s}},
+      {"db_read_fraction", {got->db_read_fraction, want->db_read_fraction}},
+      {"rate_limited_fraction", {got->rate_limited_fraction, want->rate_limited_fraction}},
+      {"moderated_fraction", {got->moderated_fraction, want->moderated_fraction}},
+      {"availability", {got->availability, want->availability}},
+      {"storage_bytes_per_day", {got->storage_bytes_per_day, want->storage_bytes_per_day}},
+  };
+  for (const auto& [name, v] : figures) expect_near_rel(v.first, v.second, 1e-6, name);
+}
+
+TEST(SimCli, ReferenceScenarioReproducesTheReferenceArithmetic) {
+  // 10 minutes of warm-up, then the first 20 minutes of the peak window, 1 message in 1000.
+  Summary s = simulate(kReference, "--duration 1800 --sample 1000", "reference");
+  const double peak = 2.5e9 * 0.20 / 7200;  // 69,444 messages/s
+  expect_near_rel(s.peak_messages_per_s, peak, 0.02, "peak messages/s");
+  expect_near_rel(s.storage_bytes_per_day, 1.5e12, 0.05, "storage per day");
+  // Egress from first principles: 69,444 answers/s x 750 B x 8 bits = 0.417 Gbps (the reference's
+  // 6 Gbps assumes 20M streams at once; report.md says where that breaks).
+  expect_near_rel(s.peak_egress_gbps, peak * 750 * 8 / 1e9, 0.05, "peak egress");
+  // Little's law on open streams: messages/s x seconds each stream stays open.
+  ASSERT_TRUE(s.extra.count("mean_stream_s"));
+  expect_near_rel(s.max_concurrent_streams, peak * s.extra["mean_stream_s"], 0.25, "concurrent streams");
+  EXPECT_EQ(s.messages_lost, 0);
+  EXPECT_LT(s.ttft_p99_s, 2.0);
+  EXPECT_GT(s.db_read_fraction, 0.3);
+  EXPECT_LT(s.db_read_fraction, 0.7);
+}
+
+TEST(SimCli, SamplingFactorDoesNotChangeTheAnswer) {
+  Summary a = simulate(kReference, "--duration 1200 --sample 500", "sample500");
+  Summary b = simulate(kReference, "--duration 1200 --sample 2000", "sample2000");
+  expect_near_rel(a.peak_messages_per_s, b.peak_messages_per_s, 0.03, "peak messages/s");
+  expect_near_rel(a.storage_bytes_per_day, b.storage_bytes_per_day, 0.03, "storage per day");
+  expect_near_rel(a.db_primary_peak_tps, b.db_primary_peak_tps, 0.05, "primary peak tps");
+  expect_near_rel(a.db_read_fraction, b.db_read_fraction, 0.03, "read fraction");
+  expect_near_rel(a.ttft_p50_s, b.ttft_p50_s, 0.15, "TTFT p50");
+  expect_near_rel(a.e2e_p50_s, b.e2e_p50_s, 0.15, "e2e p50");
+  expect_near_rel(a.max_concurrent_streams, b.max_concurrent_streams, 0.15, "concurrent streams");
+}
+
+TEST(SimCli, BadScenariosExitTwoWithFileAndLine) {
+  const std::string data = std::string(CHATSCALE_SOURCE_DIR) + "/tests/sim/runner/data/";
+  struct Case {
+    const char* file;
+    const char* expect;
+  } cases[] = {
+      {"bad_syntax.yaml", "bad_syntax.yaml:"},
+      {"unknown_field.yaml", "unknown_field.yaml:4: traffic.peek_hours: unknown field"},
+      {"negative_rate.yaml", "negative_rate.yaml:4: users.prompts_per_user_per_day:"},
+  };
+  for (const auto& c : cases) {
+    CliRun r = run_cli("sim " + data + c.file + " --quiet --out " + fresh_dir("bad").string());
+    EXPECT_EQ(r.code, 2) << c.file << ": " << r.err;
+    EXPECT_NE(r.err.find(c.expect), std::string::npos) << r.err;
+  }
+  EXPECT_EQ(run_cli("sim " + data + "missing.yaml").code, 2);
+  EXPECT_EQ(run_cli("sim " + kReference + " --sample 0.5").code, 2);
+  EXPECT_EQ(run_cli("sim " + kReference + " --bogus").code, 2);
+  EXPECT_EQ(run_cli("sim --help").code, 0);
+}
+
+}  // namespace
+}  // namespace chatscale::sim
