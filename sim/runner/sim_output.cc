@@ -36,11 +36,6 @@ double max_window_mean(const std::vector<double>& per_second, std::size_t window
   return best;
 }
 
-double max_in(const std::vector<double>& v, std::size_t from, std::size_t to) {
-  double best = 0;
-  for (std::size_t i = from; i < std::min(to, v.size()); ++i) best = std::max(best, v[i]);
-  return best;
-}
 
 double finite_or_zero(double v) { return std::isfinite(v) ? v : 0; }
 
@@ -82,7 +77,9 @@ Summary summarize(const Scenario& scenario, const SimRun& run) {
   s.ttft_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kTimeToFirstToken, 0.99, run.warmup_s));
   s.e2e_p50_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.5, run.warmup_s));
   s.e2e_p99_s = finite_or_zero(r.sample_quantile(SampleKind::kE2eLatency, 0.99, run.warmup_s));
-  s.max_concurrent_streams = max_in(run.active_streams, from, to);
+  // The highest 1-minute mean: the instantaneous maximum of a sampled count rises with the sampling
+  // noise (more so at coarser sampling), the minute's mean does not.
+  s.max_concurrent_streams = max_window_mean(run.active_streams, 60, from, to);
   s.peak_egress_gbps = max_window_mean(run.egress_bytes_per_s, kPeakWindowS, from, to) * 8 / 1e9;
   s.db_primary_peak_tps = run.database->peak_primary_tps(static_cast<double>(kPeakWindowS), run.warmup_s);
   s.db_replica_lag_p99_s = finite_or_zero(run.database->replica_lag_percentile(0.99, run.warmup_s));

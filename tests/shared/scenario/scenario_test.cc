@@ -54,7 +54,7 @@ TEST(Scenario, ReferenceRegionsDatabaseAndNetwork) {
   EXPECT_DOUBLE_EQ(s.database.reads_per_prompt.total(), 6);
   EXPECT_DOUBLE_EQ(s.database.writes_per_prompt.total(), 5);
   EXPECT_DOUBLE_EQ(s.database.writes_per_prompt.messages, 2);
-  EXPECT_DOUBLE_EQ(s.database.primary_max_transactions_per_s, 50'000);
+  EXPECT_DOUBLE_EQ(s.database.primary_max_transactions_per_s, 400'000);
   ASSERT_EQ(s.network.latency_ms.size(), 6u);
   EXPECT_DOUBLE_EQ(s.latency_ms(0, 2), 38);
   EXPECT_DOUBLE_EQ(s.latency_ms(5, 4), 65);
@@ -88,7 +88,8 @@ TEST(Scenario, ReferenceGpuTiersCostsAndRun) {
   EXPECT_DOUBLE_EQ(s.availability.target, 0.999);
   EXPECT_DOUBLE_EQ(s.availability.ttft_target_s, 2);
   EXPECT_TRUE(s.availability.failures.empty());
-  EXPECT_DOUBLE_EQ(s.simulation.duration_s, 7200);
+  EXPECT_DOUBLE_EQ(s.simulation.duration_s, 7800);
+  EXPECT_DOUBLE_EQ(s.simulation.warmup_s, 600);
   EXPECT_EQ(s.simulation.seed, 2026u);
   EXPECT_DOUBLE_EQ(s.moderation.input_flag_rate, 0.005);
 }
