@@ -26,6 +26,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -40,9 +41,10 @@ inline constexpr int kDefaultGap = 3;
 inline constexpr double kDefaultThreshold = 0.5;
 
 struct WordElement {
-  std::vector<std::string> exact;     // sorted, unique
-  std::vector<std::string> prefixes;  // "kill" for "kill*"
-  int gap_before = 0;                 // words that may be skipped before this one (0 for the first)
+  std::vector<std::string> exact;      // sorted, unique
+  std::vector<std::string> prefixes;   // "kill" for "kill*"
+  int gap_before = 0;                  // words that may be skipped before this one (0 for the first)
+  std::vector<std::uint32_t> exact_ids;  // `exact` as vocabulary ids (filled by compile_lexicon)
 };
 
 struct Pattern {

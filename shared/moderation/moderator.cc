@@ -94,6 +94,7 @@ StreamModerator::StreamModerator(const Moderator& moderator)
 const ModerationResult& StreamModerator::append(std::string_view delta) {
   if (finished_) return result_;
   for (Token& token : normalizer_.feed(delta)) engine_.push(std::move(token));
+  if (normalizer_.clause_closed()) engine_.close_clause();
   refresh();
   return result_;
 }

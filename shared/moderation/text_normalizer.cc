@@ -87,6 +87,10 @@ std::vector<Token> TextNormalizer::finish() {
   return out;
 }
 
+bool TextNormalizer::clause_closed() const {
+  return any_piece_ && !in_piece_ && pending_joiner_ == 0 && run_count_ == 0 && separator_.clause_break;
+}
+
 void TextNormalizer::decode_byte(unsigned char b) {
   if (needed_ > 0) {
     if ((b & 0xC0) == 0x80) {

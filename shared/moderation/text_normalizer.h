@@ -47,6 +47,9 @@ class TextNormalizer {
   std::vector<Token> feed(std::string_view bytes);
   // Ends the text: returns the remaining tokens. The normaliser is then reset for a new text.
   std::vector<Token> finish();
+  // True when every token so far has been returned and clause punctuation has followed the last
+  // one: whatever comes next starts a new clause, so no pattern can extend past the last token.
+  bool clause_closed() const;
 
  private:
   struct Separator {
