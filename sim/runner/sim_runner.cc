@@ -121,8 +121,8 @@ class Simulation {
   Status build_models();
   Status build_fleet();
   void traffic_actor();
-  void conversation_actor(ConversationStart start, std::int64_t id);
-  void message_actor(std::shared_ptr<LiveConversation> conv);
+  void conversation_actor(ConversationStart start);
+  void message_actor(std::shared_ptr<LiveConversation> conv, bool first);
   void run_turn(LiveConversation& conv);
   void close(LiveConversation& conv);
   void account(const SendOutcome& out, double started, std::int64_t user_bytes);
@@ -256,14 +256,12 @@ Status Simulation::build_fleet() {
 }
 
 void Simulation::traffic_actor() {
-  std::int64_t next_id = 0;
   for (;;) {
     ConversationStart c = arrivals_->next();
     if (c.time_s >= duration_) break;
     clock_.sleep_until(c.time_s);
     ++live_conversations_;
-    std::int64_t id = next_id++;
-    pool_.submit(region_hosts_[static_cast<std::size_t>(c.region)], [this, c, id] { conversation_actor(c, id); });
+    pool_.submit(region_hosts_[static_cast<std::size_t>(c.region)], [this, c] { conversation_actor(c); });
   }
   traffic_done_ = true;
   // Pool workers are daemons: this actor keeps the simulation alive until the last answer is in.
@@ -274,29 +272,36 @@ void Simulation::traffic_actor() {
 // time it takes to read an answer (traffic.stream_duration_s) and a think time, whether or not the
 // service has answered yet. The offered load thus follows the traffic profile exactly, and a slow
 // service shows as latency and open streams rather than as a quietly lower message rate.
-void Simulation::conversation_actor(ConversationStart start, std::int64_t id) {
+void Simulation::conversation_actor(ConversationStart start) {
   auto conv = std::make_shared<LiveConversation>();
   conv->user = "u" + std::to_string(static_cast<std::int64_t>(user_rng_->uniform() * static_cast<double>(sampled_users_)));
   conv->start = start;
-  auto created = stores_->create_conversation_in(start.region, conv->user, "c" + std::to_string(id), clock_.now());
-  if (created.is_ok()) {
-    conv->id = created->value.id;
-    conv->read_lsn = created->lsn;
-    conv->read_issued_at = clock_.now();
-    double next = clock_.now();
-    for (int turn = 0; turn < start.turns && next < duration_; ++turn) {
-      clock_.sleep_until(next);
-      ++conv->in_flight;
-      pool_.submit(s4u::this_actor::get_host(), [this, conv] { message_actor(conv); });
-      next += scenario_.traffic.stream_duration_s + arrivals_->think_time_s();
-    }
+  double next = clock_.now();
+  for (int turn = 0; turn < start.turns && next < duration_; ++turn) {
+    clock_.sleep_until(next);
+    // Offered load: the user sends now, whatever the service does with it.
+    per_second(run_.messages_per_s, clock_.now(), 1 / f_);
+    // The conversation's row is written by its first message (see run_turn), so a slow database
+    // delays that message, not the user's schedule.
+    if (turn == 0) conv->id = stores_->open_conversation(conv->user, start.region, clock_.now());
+    ++conv->in_flight;
+    pool_.submit(s4u::this_actor::get_host(), [this, conv, first = turn == 0] { message_actor(conv, first); });
+    next += scenario_.traffic.stream_duration_s + arrivals_->think_time_s();
   }
   conv->closed = true;
   if (conv->in_flight == 0) close(*conv);
 }
 
-void Simulation::message_actor(std::shared_ptr<LiveConversation> conv) {
+void Simulation::message_actor(std::shared_ptr<LiveConversation> conv, bool first) {
   ++live_messages_;
+  if (first) {
+    // POST /conversations before the first message: one durable write of the conversation row.
+    auto created = stores_->rename_conversation(conv->user, conv->id, "conversation", clock_.now());
+    if (created.is_ok()) {
+      conv->read_lsn = std::max(conv->read_lsn, created->lsn);
+      conv->read_issued_at = clock_.now();
+    }
+  }
   run_turn(*conv);
   --live_messages_;
   if (--conv->in_flight == 0 && conv->closed) close(*conv);
@@ -321,7 +326,6 @@ void Simulation::run_turn(LiveConversation& conv) {
   request.content = flagged ? text_of_size(kFlaggedInput, std::max<std::int64_t>(bytes, 48)) : text_of_size(kFiller, bytes);
   request.max_tokens = scenario_.traffic.max_tokens;
   double started = clock_.now();
-  per_second(run_.messages_per_s, started, 1 / f_);
   SimSink sink(clock_);
   SendOutcome out = service_->send(request, sink);
   if (started >= warmup_ && sink.opened_at >= 0 && sink.closed_at >= sink.opened_at) {
