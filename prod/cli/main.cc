@@ -5,6 +5,7 @@
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "cli/gpu_command.h"
 #include "sim/runner/sim_command.h"
 
 namespace {
@@ -18,6 +19,8 @@ struct Command {
 const Command kCommands[] = {
     {"sim", "simulate a scenario on SimGrid and write its report (summary.json, report.md, figures, metrics)",
      chatscale::sim::sim_command},
+    {"gpu", "GPU iteration-time model: `gpu predict` prints one iteration's milliseconds from a calibration",
+     chatscale::cli::gpu_command},
     {"plan", "first-principles capacity plan of a scenario (validates it, prints the arithmetic)",
      chatscale::cli::plan_command},
     {"moderate", "classify texts with the moderation component, or measure it on a labelled set",

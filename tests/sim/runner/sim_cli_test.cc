@@ -96,6 +96,12 @@ TEST(SimCli, SmallScenarioMatchesItsGoldenSummary) {
       {"storage_bytes_per_day", {got->storage_bytes_per_day, want->storage_bytes_per_day}},
   };
   for (const auto& [name, v] : figures) expect_near_rel(v.first, v.second, 1e-6, name);
+  // The metrics load into Prometheus' TSDB as they are.
+  if (fs::exists("/usr/bin/promtool")) {
+    std::string cmd = "/usr/bin/promtool tsdb create-blocks-from openmetrics " + (dir / "metrics.om").string() + " " +
+                      (dir / "tsdb").string() + " >/dev/null 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
 }
 
 TEST(SimCli, ReferenceScenarioReproducesTheReferenceArithmetic) {
