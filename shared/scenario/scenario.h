@@ -115,6 +115,7 @@ struct DatabaseSpec {
   double replica_max_lag_s = 2.0;              // assumption: a replica lagging more is rotated out
   double read_your_writes_ttl_s = 10.0;        // assumption: life of a read-your-writes LSN token
   double failover_s = 30.0;                    // assumption: time to promote a replica
+  double statement_timeout_s = 30.0;           // assumption: a query waiting longer is cancelled (pool/statement timeout)
   DatabaseReads reads_per_prompt;
   DatabaseWrites writes_per_prompt;
 };

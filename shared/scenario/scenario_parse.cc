@@ -73,6 +73,7 @@ void read_database(YamlMap& m, DatabaseSpec& d) {
   m.number("replica_max_lag_s", d.replica_max_lag_s, Range::positive());
   m.number("read_your_writes_ttl_s", d.read_your_writes_ttl_s, Range::at_least(0));
   m.number("failover_s", d.failover_s, Range::at_least(0));
+  m.number("statement_timeout_s", d.statement_timeout_s, Range::positive());
   m.section("reads_per_prompt", [&](YamlMap& s) {
     DatabaseReads& r = d.reads_per_prompt;
     s.number("account", r.account, Range::at_least(0));

@@ -86,6 +86,7 @@ DatabaseModel::DatabaseModel(const Scenario& scenario, double sample_fraction, M
                false},
       wal_(options.max_wal_records, 0),
       rng_(scenario.simulation.seed ^ kSeedSalt) {
+  primary_.queue.set_patience(spec_.statement_timeout_s);
   const std::size_t n = scenario.regions.size();
   for (std::size_t a = 0; a < n; ++a) {
     region_names_.push_back(scenario.regions[a].name);
@@ -115,6 +116,7 @@ void DatabaseModel::add_replicas(const Scenario& scenario) {
                       latency_s_[p][r], share,
                       MultiServerQueue(workers, options_.rate_window.min_s, options_.overload_sigmas),
                       0, 0, 0, false, {}};
+      replica.queue.set_patience(spec_.statement_timeout_s);
       replica_index_.emplace(replica.name, replicas_.size());
       region_replicas_[r].push_back(replicas_.size());
       replicas_.push_back(std::move(replica));

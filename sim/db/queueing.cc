@@ -1,5 +1,7 @@
 #include "sim/db/queueing.h"
 
+#include <limits>
+
 #include <algorithm>
 #include <cmath>
 
@@ -80,9 +82,18 @@ void FluidQueue::advance(double now) {
   if (dt <= 0) return;
   // Grow only on a significant overload (see the header); draining needs no gate.
   bool overloaded = inflow_.rate(now) - capacity_ > overload_sigmas_ * inflow_.noise(now);
-  double net = inflow_.advance(now) - capacity_ * dt;
+  double inflow = inflow_.advance(now);
+  double net = inflow - capacity_ * dt;
   if (net > 0 && !overloaded) net = 0;
   backlog_ = std::max(0.0, backlog_ + net);
+  double bound = capacity_ * patience_s_ * kServedShare;
+  if (backlog_ > bound) {
+    // What does not fit leaves: the share of this interval's inflow that times out.
+    abandon_p_ = std::min(1.0, (backlog_ - bound) / std::max(inflow, 1e-12));
+    backlog_ = bound;
+  } else {
+    abandon_p_ = 0;
+  }
   at_ = now;
 }
 
@@ -121,6 +132,10 @@ double MultiServerQueue::wait_probability(double rho) {
 
 double MultiServerQueue::draw_wait(double now, double fallback_service_s, std::mt19937_64& rng) {
   busy_.advance(now);
+  if (busy_.abandon_probability() > 0) {
+    std::uniform_real_distribution<double> abandon(0.0, 1.0);
+    if (abandon(rng) < busy_.abandon_probability()) return std::numeric_limits<double>::infinity();
+  }
   double rho = std::min(busy_.utilisation(now), kMaxStationaryUtilisation);
   double wait = busy_.drain_s();
   double p = wait_probability(rho);

@@ -30,6 +30,7 @@
 // are raised to a tiny positive value by the caller's validation (DatabaseModel::create).
 #pragma once
 
+#include <limits>
 #include <random>
 
 namespace chatscale::sim {
@@ -92,6 +93,12 @@ class FluidQueue {
   double drain_s() const { return backlog_ / capacity_; }
   double capacity() const { return capacity_; }
   void adapt_window(const RateWindow& window, double now) { inflow_.adapt_window(window, now); }
+  // Abandonment: work that would wait longer than `seconds` is cancelled (a statement or pool timeout),
+  // so the backlog holds at most kServedShare x seconds of work and the rest of the inflow leaves. While
+  // the backlog sits at that bound, abandon_probability() is the share of arrivals that time out.
+  void set_patience(double seconds) { patience_s_ = seconds; }
+  double abandon_probability() const { return abandon_p_; }
+  static constexpr double kServedShare = 0.9;
 
  private:
   double capacity_;
@@ -99,6 +106,8 @@ class FluidQueue {
   RateEstimator inflow_;
   double backlog_ = 0;
   double at_ = 0;
+  double patience_s_ = std::numeric_limits<double>::infinity();
+  double abandon_p_ = 0;
 };
 
 class MultiServerQueue {
@@ -110,12 +119,14 @@ class MultiServerQueue {
   void offer(double busy_s, double statements, double now);
   void advance(double now) { busy_.advance(now); }
   void adapt_window(const RateWindow& window, double now);
+  void set_patience(double seconds) { busy_.set_patience(seconds); }
   double utilisation(double now) const { return busy_.utilisation(now); }
   double backlog_drain_s() const { return busy_.drain_s(); }
   int servers() const { return servers_; }
   // Mean service time of the recent arrivals; `fallback` when there were none.
   double mean_service_s(double now, double fallback) const;
-  // One arrival's waiting time (see the header comment), drawn from `rng`.
+  // One arrival's waiting time (see the header comment), drawn from `rng`; +infinity for an arrival
+  // that abandons (times out) while the backlog is at its patience bound.
   double draw_wait(double now, double fallback_service_s, std::mt19937_64& rng);
   // Its expectation.
   double mean_wait(double now, double fallback_service_s);

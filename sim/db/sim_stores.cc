@@ -159,13 +159,24 @@ Result<double> SimStores::start_read(int region, const ReadOptions& options, dou
     clock_.sleep_for(db_.round_trip_s(region, db_.primary_region()));
     return r.status();
   }
+  CS_RETURN_IF_ERROR(check_timeout(r->latency_s));
   return r->latency_s;
+}
+
+// A query that would wait past the statement timeout is cancelled there: the caller sees the error
+// after the timeout, as a PostgreSQL client with statement_timeout (or a pool's acquire timeout) does.
+Status SimStores::check_timeout(double latency_s) {
+  double timeout = db_.spec().statement_timeout_s;
+  if (latency_s <= timeout) return Status::ok();
+  clock_.sleep_for(timeout);
+  return deadline_exceeded("database statement timeout after " + std::to_string(timeout) + " s");
 }
 
 Result<WriteResult> SimStores::start_write(int region, double rows) {
   if (rows <= 0) return WriteResult{0, db_.primary_lsn()};
   auto w = db_.write(region, rows, clock_.now());
   if (!w.is_ok()) clock_.sleep_for(db_.round_trip_s(region, db_.primary_region()));
+  if (w.is_ok()) CS_RETURN_IF_ERROR(check_timeout(w->latency_s));
   return w;
 }
 

@@ -139,6 +139,7 @@ class SimStores : public ConversationStore, public MessageStore, public UsageSto
   };
 
   Result<Conv*> owned(const std::string& owner_id, std::string_view id);
+  Status check_timeout(double latency_s);
   std::string register_conversation(const std::string& owner_id, int region, double now);
   void release_owner(const std::string& owner_id);
   int region_of_user(const std::string& user_id) const;
