@@ -44,6 +44,20 @@ TEST(FluidQueueTest, BacklogGrowsAtTheExcessAndDrains) {
   EXPECT_DOUBLE_EQ(q.backlog(), 0.0);
 }
 
+TEST(FluidQueueTest, PatienceBoundsTheWaitAndTheExcessAbandons) {
+  FluidQueue q(100.0, 1.0);
+  q.set_patience(10.0);
+  // 200 units/s against a capacity of 100 for 100 s: the backlog stops at 90% of 10 s of work and
+  // half of the inflow times out.
+  for (int i = 1; i <= 20000; ++i) q.offer(1.0, i / 200.0);
+  EXPECT_NEAR(q.backlog(), 100.0 * 10.0 * FluidQueue::kServedShare, 1e-9);
+  EXPECT_LT(q.drain_s(), 10.0);
+  EXPECT_NEAR(q.abandon_probability(), 0.5, 0.05);
+  // Below capacity nothing abandons.
+  for (int i = 1; i <= 5000; ++i) q.offer(1.0, 100.0 + i / 50.0);
+  EXPECT_EQ(q.abandon_probability(), 0.0);
+}
+
 TEST(MultiServerQueueTest, MeanWaitIsMM1AtOneWorker) {
   // One worker, 1 ms statements, 500 statements/s: rho = 0.5, M/M/1 wait = rho x s / (1 - rho) = 1 ms.
   MultiServerQueue q(1.0, 5.0);
