@@ -88,8 +88,8 @@ TEST(Scenario, ReferenceGpuTiersCostsAndRun) {
   EXPECT_DOUBLE_EQ(s.availability.target, 0.999);
   EXPECT_DOUBLE_EQ(s.availability.ttft_target_s, 2);
   EXPECT_TRUE(s.availability.failures.empty());
-  EXPECT_DOUBLE_EQ(s.simulation.duration_s, 7800);
-  EXPECT_DOUBLE_EQ(s.simulation.warmup_s, 600);
+  EXPECT_DOUBLE_EQ(s.simulation.duration_s, 8400);
+  EXPECT_DOUBLE_EQ(s.simulation.warmup_s, 1200);
   EXPECT_EQ(s.simulation.seed, 2026u);
   EXPECT_DOUBLE_EQ(s.moderation.input_flag_rate, 0.005);
 }

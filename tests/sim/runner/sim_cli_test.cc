@@ -105,8 +105,8 @@ TEST(SimCli, SmallScenarioMatchesItsGoldenSummary) {
 }
 
 TEST(SimCli, ReferenceScenarioReproducesTheReferenceArithmetic) {
-  // 10 minutes of warm-up, then the first 20 minutes of the peak window, 1 message in 1000.
-  Summary s = simulate(kReference, "--duration 1800 --sample 1000", "reference");
+  // 20 minutes of warm-up, then the first 20 minutes of the peak window, 1 message in 1000.
+  Summary s = simulate(kReference, "--duration 2400 --sample 1000", "reference");
   const double peak = 2.5e9 * 0.20 / 7200;  // 69,444 messages/s
   expect_near_rel(s.peak_messages_per_s, peak, 0.02, "peak messages/s");
   expect_near_rel(s.storage_bytes_per_day, 1.5e12, 0.05, "storage per day");
