@@ -93,6 +93,10 @@ MessageServiceConfig service_config(const Scenario& s) {
   c.checkpoint_tokens = 1 << 30;     // answers are checkpointed at the first token and at the end
   c.checkpoint_interval_s = 1e9;
   c.history_messages = 16;
+  // The answer's final write outlasts a primary failover (zero message loss): backoff doubling from
+  // 0.5 s until twice database.failover_s have passed.
+  c.final_write_backoff_s = 0.5;
+  c.final_write_attempts = 1 + static_cast<int>(std::ceil(std::log2(2 * s.database.failover_s / 0.5 + 1)));
   return c;
 }
 
