@@ -186,7 +186,7 @@ Result<std::string> write_outputs(const Scenario& scenario, const SimRun& run, c
                           "write of the user message and the GPU queue and prefill. The GPU cluster is a service-time "
                           "model (roofline of the model shape) until the continuous-batching fleet model lands.");
   for (const auto& f : scenario.availability.failures) {
-    if (f.kind == FailureKind::kServiceHostsDown || f.kind == FailureKind::kLinkDown)
+    if (f.kind == FailureKind::kLinkDown)
       options.notes.push_back("Failure " + std::string(failure_kind_name(f.kind)) + " of " + f.target + " at " +
                               format_number(f.at_s) + " s is not modelled yet: this run ignored it.");
   }

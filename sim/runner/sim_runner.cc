@@ -23,6 +23,7 @@
 #include "sim/fleet/gpu_cluster.h"
 #include "sim/report/recorder.h"
 #include "sim/runner/actor_pool.h"
+#include "sim/runner/service_tier.h"
 #include "sim/sim_clock.h"
 #include "sim/traffic/arrivals.h"
 #include "sim/traffic/diurnal_profile.h"
@@ -152,6 +153,7 @@ class Simulation {
   ApproximateTokenizer tokenizer_{4.0};
   std::vector<std::unique_ptr<SimGpuCluster>> clusters_;
   std::unique_ptr<MessageService> service_;
+  std::unique_ptr<ServiceTier> tier_;
   std::optional<ArrivalGenerator> arrivals_;
   std::optional<MessageSizes> sizes_;
   std::optional<TrafficRng> user_rng_;
@@ -218,6 +220,7 @@ Status Simulation::build_models() {
   CS_ASSIGN_OR_RETURN(auto sizes, MessageSizes::create(scenario_.traffic, derive_seed(seed_, 2)));
   sizes_.emplace(std::move(sizes));
   user_rng_.emplace(derive_seed(seed_, 3));
+  tier_ = std::make_unique<ServiceTier>(scenario_, f_, derive_seed(seed_, 4));
   std::vector<InferenceBackend*> backends;
   for (auto& c : clusters_) backends.push_back(c.get());
   service_ = std::make_unique<MessageService>(
@@ -330,8 +333,21 @@ void Simulation::run_turn(LiveConversation& conv) {
   request.content = flagged ? text_of_size(kFlaggedInput, std::max<std::int64_t>(bytes, 48)) : text_of_size(kFiller, bytes);
   request.max_tokens = scenario_.traffic.max_tokens;
   double started = clock_.now();
+  // The region's API tier: queue for a core and do the request's CPU work, or refuse (503).
+  auto gateway = tier_->admit(start.region, started);
+  if (!gateway.is_ok()) {
+    SendOutcome refused;
+    refused.status = gateway.status();
+    run_.recorder->sampled().add(MetricId::kMessages, {request.caller.tier, "overloaded"}, 1);
+    if (started >= warmup_) account(refused, started, 0);
+    return;
+  }
+  clock_.sleep_for(*gateway);
   SimSink sink(clock_);
+  tier_->stream_opened(start.region);
   SendOutcome out = service_->send(request, sink);
+  tier_->stream_closed(start.region);
+  if (out.ttft_s >= 0) out.ttft_s += *gateway;  // the user waits for the gateway too
   if (started >= warmup_ && sink.opened_at >= 0 && sink.closed_at >= sink.opened_at) {
     run_.counts.streams += 1;
     run_.counts.stream_seconds += sink.closed_at - sink.opened_at;
@@ -423,8 +439,10 @@ void Simulation::apply_failure(const FailureSpec& failure, bool on) {
           (void)run_.database->set_replica_down(r.name, on, clock_.now());
       break;
     case FailureKind::kServiceHostsDown:
+      if (int r = scenario_.region_index(failure.target); r >= 0) tier_->set_hosts_down(r, on ? failure.fraction : 0);
+      break;
     case FailureKind::kLinkDown:
-      break;  // not modelled yet: the report lists them as such
+      break;  // not modelled yet: the report lists it as such
   }
 }
 
