@@ -91,6 +91,20 @@ class MessageStore {
                                                 const ReadOptions& options) = 0;
 };
 
+// API keys for bearer use. Keys are found by their hash; a revoked key is still found (revoked_at set)
+// so the gateway can say why it is refused.
+class ApiKeyStore {
+ public:
+  virtual ~ApiKeyStore() = default;
+  // AlreadyExists when the hash is taken. Assigns id and created_at when empty.
+  virtual Result<Written<ApiKey>> create_api_key(const ApiKey& key) = 0;
+  virtual Result<ApiKey> find_api_key(const std::string& key_hash, const ReadOptions& options) = 0;
+  // The user's keys, newest first, revoked ones included.
+  virtual Result<std::vector<ApiKey>> list_api_keys(const std::string& user_id, const ReadOptions& options) = 0;
+  // NotFound when the key is not the user's; revoking twice keeps the first time.
+  virtual Result<Lsn> revoke_api_key(const std::string& user_id, const std::string& key_id, double now) = 0;
+};
+
 // Per-user token and request accounting, for billing and quotas.
 class UsageStore {
  public:

@@ -65,6 +65,17 @@ struct Message {
   std::int64_t seq = 0;  // position in the conversation, assigned by the store
 };
 
+// A user's API key as stored: only a keyed hash of the key (shared/auth/api_key.h), never the key.
+struct ApiKey {
+  std::string id;
+  std::string user_id;
+  std::string name;        // the user's label for it
+  std::string key_hash;    // ApiKeyHasher::hash of the key; the lookup key
+  std::string prefix;      // the key's first characters, shown in listings ("cs-AbCd")
+  double created_at = 0;
+  double revoked_at = 0;   // 0 while the key is live
+};
+
 struct ChatTurn {
   Role role = Role::kUser;
   std::string content;

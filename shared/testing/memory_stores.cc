@@ -257,4 +257,46 @@ Lsn MemoryStore::last_read_min_lsn() const {
   return last_read_min_lsn_;
 }
 
+Result<Written<ApiKey>> MemoryStore::create_api_key(const ApiKey& key) {
+  std::lock_guard lock(mu_);
+  if (api_keys_.count(key.key_hash)) return already_exists("API key hash already stored");
+  CS_RETURN_IF_ERROR(begin_write());
+  ApiKey stored = key;
+  if (stored.id.empty()) stored.id = next_id("k");
+  api_keys_[stored.key_hash] = stored;
+  return Written<ApiKey>{stored, lsn_};
+}
+
+Result<ApiKey> MemoryStore::find_api_key(const std::string& key_hash, const ReadOptions& options) {
+  std::lock_guard lock(mu_);
+  begin_read(options);
+  auto it = api_keys_.find(key_hash);
+  if (it == api_keys_.end()) return not_found("API key not found");
+  return it->second;
+}
+
+Result<std::vector<ApiKey>> MemoryStore::list_api_keys(const std::string& user_id, const ReadOptions& options) {
+  std::lock_guard lock(mu_);
+  begin_read(options);
+  std::vector<ApiKey> keys;
+  for (const auto& [hash, key] : api_keys_)
+    if (key.user_id == user_id) keys.push_back(key);
+  std::sort(keys.begin(), keys.end(), [](const ApiKey& a, const ApiKey& b) {
+    return a.created_at != b.created_at ? a.created_at > b.created_at : a.id > b.id;
+  });
+  return keys;
+}
+
+Result<Lsn> MemoryStore::revoke_api_key(const std::string& user_id, const std::string& key_id, double now) {
+  std::lock_guard lock(mu_);
+  for (auto& [hash, key] : api_keys_) {
+    if (key.id != key_id || key.user_id != user_id) continue;
+    if (key.revoked_at != 0) return lsn_;
+    CS_RETURN_IF_ERROR(begin_write());
+    key.revoked_at = now;
+    return lsn_;
+  }
+  return not_found("API key " + key_id + " not found");
+}
+
 }  // namespace chatscale::testing

@@ -1,4 +1,4 @@
-// In-memory implementations of every storage port (users, conversations, messages, usage), with the
+// In-memory implementations of every storage port (users, conversations, messages, usage, API keys), with the
 // semantics the PostgreSQL adapter must have: ownership checks (another user's conversation is
 // NotFound), idempotency keys, monotonically growing LSNs, cursor pagination. Thread-safe (one mutex).
 // Fault injection: fail_writes_after(n) makes every write after the next n fail with Unavailable, so
@@ -16,7 +16,11 @@
 
 namespace chatscale::testing {
 
-class MemoryStore : public UserStore, public ConversationStore, public MessageStore, public UsageStore {
+class MemoryStore : public UserStore,
+                    public ConversationStore,
+                    public MessageStore,
+                    public UsageStore,
+                    public ApiKeyStore {
  public:
   // UserStore
   Result<Written<User>> create_user(const User& user) override;
@@ -48,6 +52,12 @@ class MemoryStore : public UserStore, public ConversationStore, public MessageSt
   Result<Lsn> record_usage(const std::string& user_id, const std::string& model, const Usage& usage,
                            double now) override;
 
+  // ApiKeyStore
+  Result<Written<ApiKey>> create_api_key(const ApiKey& key) override;
+  Result<ApiKey> find_api_key(const std::string& key_hash, const ReadOptions& options) override;
+  Result<std::vector<ApiKey>> list_api_keys(const std::string& user_id, const ReadOptions& options) override;
+  Result<Lsn> revoke_api_key(const std::string& user_id, const std::string& key_id, double now) override;
+
   // Test hooks.
   void fail_writes_after(std::int64_t n);  // -1 (default): never fail
   std::int64_t reads() const;
@@ -74,6 +84,7 @@ class MemoryStore : public UserStore, public ConversationStore, public MessageSt
   std::map<std::string, std::string> user_by_email_;         // lower-cased e-mail -> id
   std::map<std::string, StoredConversation> conversations_;  // by id
   std::map<std::string, Usage> usage_;                       // by user id
+  std::map<std::string, ApiKey> api_keys_;                   // by hash
   std::map<std::string, std::int64_t> updates_;              // update_message calls by message id
   std::int64_t next_id_ = 1;
   Lsn lsn_ = 0;
