@@ -28,7 +28,7 @@ LocalShape local_shape(const ModelShape& s, int tp) {
 // to the chunk's tokens up to itself.
 KernelTime prefill_attention(const Roofline& r, const LocalShape& l, const IterationShape& it) {
   double pairs = 0, bytes = 0;
-  for (const PrefillChunk& c : it.prefills) {
+  for (const PrefillWork& c : it.prefills) {
     const double t = nonneg(c.tokens), before = nonneg(c.context_before);
     pairs += t * before + t * (t + 1) / 2;
     bytes += (2 * t * l.heads * l.head_dim + (before + t) * 2 * l.kv_heads * l.head_dim) * l.dtype;

@@ -122,13 +122,13 @@ IterationShape IterationShape::decode(std::int64_t batch, std::int64_t context) 
 
 IterationShape IterationShape::prefill(std::int64_t batch, std::int64_t tokens) {
   IterationShape it;
-  it.prefills.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, batch)), PrefillChunk{tokens, 0});
+  it.prefills.assign(static_cast<std::size_t>(std::max<std::int64_t>(0, batch)), PrefillWork{tokens, 0});
   return it;
 }
 
 std::int64_t IterationShape::tokens() const {
   std::int64_t n = static_cast<std::int64_t>(decode_contexts.size());
-  for (const PrefillChunk& c : prefills) n += std::max<std::int64_t>(0, c.tokens);
+  for (const PrefillWork& c : prefills) n += std::max<std::int64_t>(0, c.tokens);
   return n;
 }
 

@@ -66,7 +66,7 @@ std::int64_t kv_capacity_tokens(const ModelShape& shape, const GpuSpecs& gpu, in
 
 // `tokens` new prompt tokens of one sequence, appended after `context_before` tokens already cached
 // (0 for a whole prompt; more for a later chunk of a chunked prefill).
-struct PrefillChunk {
+struct PrefillWork {
   std::int64_t tokens = 0;
   std::int64_t context_before = 0;
 };
@@ -74,7 +74,7 @@ struct PrefillChunk {
 // One engine iteration: prefill chunks and decode sequences (one new token each, over a KV cache of
 // the given length) run through the model together.
 struct IterationShape {
-  std::vector<PrefillChunk> prefills;
+  std::vector<PrefillWork> prefills;
   std::vector<std::int64_t> decode_contexts;
 
   // `batch` sequences of one new token each over `context` cached tokens.

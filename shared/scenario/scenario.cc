@@ -47,23 +47,28 @@ std::string_view failure_kind_name(FailureKind kind) {
   return "unknown";
 }
 
-double ModelSpec::parameters() const {
-  const double h = static_cast<double>(hidden);
-  const double q = static_cast<double>(heads * head_dim);
-  const double kv = static_cast<double>(kv_heads * head_dim);
-  const double attention = h * q + 2 * h * kv + q * h;  // Q, K, V, output projections
-  const double mlp = 3 * h * static_cast<double>(ffn);  // gate, up, down
-  const double embeddings = 2 * static_cast<double>(vocab) * h;  // input embedding + LM head (untied)
-  return static_cast<double>(layers) * (attention + mlp) + embeddings;
-}
+double ModelSpec::parameters() const { return shape().parameters(); }
 
 double ModelSpec::weight_bytes_per_gpu() const {
   return parameters() * static_cast<double>(dtype_bytes) / static_cast<double>(tensor_parallel);
 }
 
+ModelShape ModelSpec::shape() const {
+  ModelShape m;
+  m.name = name;
+  m.hidden = hidden;
+  m.heads = heads;
+  m.kv_heads = kv_heads;
+  m.head_dim = head_dim;
+  m.ffn = ffn;
+  m.layers = layers;
+  m.vocab = vocab;
+  m.dtype_bytes = dtype_bytes;
+  return m;
+}
+
 double ModelSpec::kv_bytes_per_token_per_gpu() const {
-  const std::int64_t heads_per_gpu = std::max<std::int64_t>(1, (kv_heads + tensor_parallel - 1) / tensor_parallel);
-  return 2.0 * static_cast<double>(layers * heads_per_gpu * head_dim * dtype_bytes);
+  return shape().kv_bytes_per_token_per_gpu(static_cast<int>(tensor_parallel));
 }
 
 std::vector<double> TrafficSpec::hour_shares() const {

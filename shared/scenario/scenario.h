@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "gpu/shapes.h"
 #include "cost/cost_model.h"
 #include "ratelimit/tier.h"
 
@@ -141,6 +142,8 @@ struct ModelSpec {  // transformer shape, as the calibration profile names it
   // KV-cache bytes one token takes on each GPU (K and V, every layer; KV heads split across the group,
   // replicated when there are fewer KV heads than GPUs).
   double kv_bytes_per_token_per_gpu() const;
+  // The shape the GPU iteration-time model reasons about (shared/gpu/shapes.h).
+  ModelShape shape() const;
 };
 
 struct EngineSpec {  // continuous-batching engine settings (vLLM's defaults)
@@ -148,6 +151,10 @@ struct EngineSpec {  // continuous-batching engine settings (vLLM's defaults)
   std::int64_t kv_block_tokens = 16;
   double memory_utilization = 0.9;     // fraction of GPU memory for weights + KV cache
   std::int64_t max_waiting = 1024;     // queued requests per engine before the gateway sheds
+  std::int64_t max_batched_tokens = 8192;  // token budget of one iteration (vLLM max_num_batched_tokens)
+  std::int64_t long_prefill_token_threshold = 0;  // prefill chunk cap per request per iteration; 0: none
+  std::int64_t min_simulated_replicas = 1;  // engines the simulator runs per cluster at least
+  double stream_chunk_s = 10;          // the simulator aggregates a stream's tokens into deltas this long
 };
 
 struct GpuClusterSpec {
@@ -170,6 +177,7 @@ struct GpuSpec {
   ModelSpec model;
   EngineSpec engine;
   FleetSpec fleet;
+  std::vector<ModelSpec> compare_models;  // other models the fleet-sizing search is run for
 };
 
 struct ModerationSpec {

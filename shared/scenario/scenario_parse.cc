@@ -116,7 +116,11 @@ void read_engine(YamlMap& m, EngineSpec& e) {
   m.integer("max_batch_sequences", e.max_batch_sequences, Range::at_least(1));
   m.integer("kv_block_tokens", e.kv_block_tokens, Range::at_least(1));
   m.number("memory_utilization", e.memory_utilization, above(0, 1));
-  m.integer("max_waiting", e.max_waiting, Range::at_least(0));
+  m.integer("max_waiting", e.max_waiting, Range::at_least(1));
+  m.integer("max_batched_tokens", e.max_batched_tokens, Range::at_least(1));
+  m.integer("long_prefill_token_threshold", e.long_prefill_token_threshold, Range::at_least(0));
+  m.integer("min_simulated_replicas", e.min_simulated_replicas, Range::between(1, 1000));
+  m.number("stream_chunk_s", e.stream_chunk_s, Range::positive());
 }
 
 void read_cluster(YamlMap& m, GpuClusterSpec& c) {
@@ -141,6 +145,13 @@ void read_gpu(YamlMap& m, GpuSpec& g) {
       read_cluster(item, cluster);
       g.fleet.clusters.push_back(std::move(cluster));
     });
+  });
+  // Alternative models for the fleet-sizing table: each a full model section (defaults as for `model`).
+  m.list("compare_models", [&](YamlMap& item) {
+    ModelSpec alt;
+    item.require({"name"});
+    read_model(item, alt);
+    g.compare_models.push_back(std::move(alt));
   });
 }
 

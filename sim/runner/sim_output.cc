@@ -103,6 +103,15 @@ Summary summarize(const Scenario& scenario, const SimRun& run) {
   s.extra["content_filtered_fraction"] = c.content_filtered / m;
   s.extra["db_primary_fallback_reads"] = 0;
   for (double v : run.database->totals().fallbacks) s.extra["db_primary_fallback_reads"] += v;
+  const FleetStats& g = run.fleet;
+  s.extra["gpu_engines_simulated"] = g.engines;
+  s.extra["gpu_mean_decode_batch"] = g.mean_decode_batch();
+  s.extra["gpu_mean_iteration_ms"] = g.mean_iteration_s() * 1e3;
+  s.extra["gpu_utilization"] = g.utilization();
+  s.extra["gpu_output_tokens_per_gpu_s"] = g.tokens_per_gpu_s();
+  s.extra["gpu_busy_output_tokens_per_gpu_s"] = g.busy_tokens_per_gpu_s();
+  s.extra["gpu_kv_tokens_per_replica"] = static_cast<double>(g.kv_blocks_per_replica) * g.kv_block_tokens;
+  s.extra["gpu_background_refused"] = static_cast<double>(g.background_refused);
   if (auto inputs = scenario_cost_inputs(scenario); inputs.is_ok()) {
     CostBreakdown cost = monthly_cost(*inputs);
     s.extra["cost_self_hosted_usd_per_month"] = cost.self_hosted_usd;
@@ -165,7 +174,26 @@ std::vector<ReportRow> report_rows(const Scenario& scenario, const SimRun& run, 
     rows.push_back(row("cost", "self_hosted_usd_per_month", s.extra.at("cost_self_hosted_usd_per_month"), "USD", Check::kWithin, 0.1));
     rows.push_back(row("cost", "api_usd_per_month", s.extra.at("cost_api_usd_per_month"), "USD", Check::kWithin, 0.1));
   }
-  (void)run;
+  // The GPU fleet: what the engines reached at this load, and the fleet it implies.
+  const FleetStats& g = run.fleet;
+  const double answer_tokens = scenario.traffic.assistant_response.mean_bytes / scenario.traffic.bytes_per_token;
+  const double needed = s.peak_messages_per_s * answer_tokens;
+  const double per_gpu = g.busy_tokens_per_gpu_s();
+  rows.push_back({"GPU fleet", "Mean decode batch per engine", g.mean_decode_batch(), NAN, "sequences",
+                  "scheduler: running sequences per iteration (max " + format_number(scenario.gpu.engine.max_batch_sequences) + ")",
+                  Check::kInfo, 0, false, ""});
+  rows.push_back({"GPU fleet", "Mean iteration time", g.mean_iteration_s() * 1e3, NAN, "ms",
+                  "calibrated iteration-time model of " + scenario.gpu.model.name + " at TP" + format_number(g.tensor_parallel),
+                  Check::kInfo, 0, false, ""});
+  rows.push_back({"GPU fleet", "Engine busy share", g.utilization(), NAN, "ratio", "time in iterations / time", Check::kInfo, 0, false, ""});
+  rows.push_back({"GPU fleet", "Output tokens/s per GPU while busy", per_gpu, NAN, "tokens/s",
+                  "generated tokens / (busy engine-seconds x TP)", Check::kInfo, 0, false, ""});
+  rows.push_back({"GPU fleet", "GPUs implied at this batch", per_gpu > 0 ? needed / per_gpu : NAN,
+                  static_cast<double>(scenario.gpu.fleet.gpus), "GPUs",
+                  "peak " + format_number(s.peak_messages_per_s) + " msg/s x " + format_number(answer_tokens) +
+                      " answer tokens = " + format_number(needed) + " tokens/s over " + format_number(per_gpu) +
+                      " tokens/s per busy GPU (a fleet this size would be busy all the time: no headroom for TTFT)",
+                  Check::kInfo, 0, false, ""});
   return rows;
 }
 
@@ -183,8 +211,11 @@ Result<std::string> write_outputs(const Scenario& scenario, const SimRun& run, c
                           " messages as tasks; the database saw the full-scale load (its model scales the sampled "
                           "load by the sampling factor).");
   options.notes.push_back("Time to first token includes rate limiting, moderation, the conversation reads, the durable "
-                          "write of the user message and the GPU queue and prefill. The GPU cluster is a service-time "
-                          "model (roofline of the model shape) until the continuous-batching fleet model lands.");
+                          "write of the user message and the GPU queue and prefill. Each GPU cluster runs " +
+                          format_number(run.fleet.engines) + " simulated engine(s) in all with the shared continuous-batching "
+                          "scheduler and KV block manager, iterations priced by the iteration-time model calibrated on "
+                          "the H100 profile; background requests keep each simulated engine at the load of a full-scale "
+                          "replica (sim/fleet/gpu_cluster.h).");
   for (const auto& f : scenario.availability.failures) {
     if (f.kind == FailureKind::kLinkDown)
       options.notes.push_back("Failure " + std::string(failure_kind_name(f.kind)) + " of " + f.target + " at " +

@@ -20,6 +20,7 @@
 #include "service/message_service.h"
 #include "sim/db/database_model.h"
 #include "sim/db/sim_stores.h"
+#include "sim/fleet/calibration.h"
 #include "sim/fleet/gpu_cluster.h"
 #include "sim/report/recorder.h"
 #include "sim/runner/actor_pool.h"
@@ -134,6 +135,7 @@ class Simulation {
   void ticker_actor();
   void failure_actor();
   void apply_failure(const FailureSpec& failure, bool on);
+  void record_cluster(std::size_t i, double t);
   void per_second(std::vector<double>& series, double t, double amount);
   void progress(double now, bool final);
 
@@ -152,6 +154,9 @@ class Simulation {
   std::unique_ptr<RateLimiter> limiter_;
   ApproximateTokenizer tokenizer_{4.0};
   std::vector<std::unique_ptr<SimGpuCluster>> clusters_;
+  std::optional<IterationTimeModel> time_model_;
+  ModelShape shape_;
+  std::vector<EngineCounters> cluster_counters_;  // at the last tick, per cluster
   std::unique_ptr<MessageService> service_;
   std::unique_ptr<ServiceTier> tier_;
   std::optional<ArrivalGenerator> arrivals_;
@@ -231,12 +236,28 @@ Status Simulation::build_models() {
   return Status::ok();
 }
 
-// Each cluster holds its share of the fleet's model replicas at the sampled scale: replicas x max
-// batch sequences concurrent slots, and max_waiting queued requests per replica.
+// Each cluster runs its share of the fleet's model replicas as continuous-batching engines (see
+// sim/fleet/gpu_cluster.h for how a sampled run keeps each engine at its full-scale load).
 Status Simulation::build_fleet() {
   const auto& gpu = scenario_.gpu;
-  auto timing = GpuTimingModel::from(gpu.model);
-  double tp = static_cast<double>(std::max<std::int64_t>(1, gpu.model.tensor_parallel));
+  CS_ASSIGN_OR_RETURN(IterationTimeModel model, fleet_time_model(scenario_));
+  time_model_.emplace(std::move(model));
+  shape_ = gpu.model.shape();
+  const int tp = static_cast<int>(std::max<std::int64_t>(1, gpu.model.tensor_parallel));
+  CS_RETURN_IF_ERROR(check_tensor_parallel(shape_, tp));
+  EngineReplicaConfig engine;
+  engine.tensor_parallel = tp;
+  engine.block_tokens = static_cast<std::int32_t>(gpu.engine.kv_block_tokens);
+  engine.kv_blocks = replica_kv_blocks(shape_, time_model_->gpu(), tp, gpu.engine.memory_utilization, engine.block_tokens);
+  if (engine.kv_blocks < 1)
+    return invalid_argument("gpu.model: the weights of " + gpu.model.name + " at tensor_parallel " +
+                            std::to_string(tp) + " leave no GPU memory for the KV cache");
+  engine.scheduler.max_num_seqs = static_cast<std::int32_t>(gpu.engine.max_batch_sequences);
+  engine.scheduler.max_num_batched_tokens = gpu.engine.max_batched_tokens;
+  engine.scheduler.max_waiting = gpu.engine.max_waiting;
+  engine.scheduler.long_prefill_token_threshold = gpu.engine.long_prefill_token_threshold;
+  std::map<std::string, int, std::less<>> priority;
+  for (const auto& t : scenario_.tiers) priority[t.name] = t.priority;
   std::uint64_t stream = 100;
   for (const auto& c : gpu.fleet.clusters) {
     int region = scenario_.region_index(c.region);
@@ -244,21 +265,34 @@ Status Simulation::build_fleet() {
     GpuClusterConfig cfg;
     cfg.name = c.name;
     cfg.region = c.region;
-    cfg.replicas = static_cast<double>(gpu.fleet.gpus) * c.gpu_share / tp * f_;
-    cfg.slots = std::max<std::int64_t>(1, std::llround(cfg.replicas * static_cast<double>(gpu.engine.max_batch_sequences)));
-    cfg.max_waiting = std::max<std::int64_t>(1, std::llround(cfg.replicas * static_cast<double>(gpu.engine.max_waiting)));
-    cfg.network_rtt_s = 0;  // added per request by the gateway's region (see run_turn)
+    cfg.full_replicas = static_cast<double>(gpu.fleet.gpus) * c.gpu_share / tp;
+    ReplicaSampling sampling = replica_sampling(cfg.full_replicas, f_, static_cast<int>(gpu.engine.min_simulated_replicas));
+    cfg.simulated_replicas = sampling.simulated_replicas;
+    cfg.background_per_request = sampling.background_per_request;
+    cfg.engine = engine;
+    cfg.chunk_s = gpu.engine.stream_chunk_s;
     const auto& t = scenario_.traffic;
-    cfg.answer_bytes_mean = t.assistant_response.mean_bytes;
-    cfg.answer_distribution = t.assistant_response.distribution;
-    cfg.answer_sigma = t.assistant_response.sigma;
-    cfg.bytes_per_token = t.bytes_per_token;
     cfg.wire_bytes_per_answer_byte = t.assistant_response.mean_bytes > 0 ? t.stream_bytes / t.assistant_response.mean_bytes : 1;
     cfg.output_flag_rate = scenario_.moderation.output_flag_rate;
+    cfg.tier_priority = priority;
     cfg.seed = derive_seed(seed_, stream++);
-    clusters_.push_back(std::make_unique<SimGpuCluster>(clock_, cfg, timing));
+    CS_ASSIGN_OR_RETURN(MessageSizes sizes, MessageSizes::create(t, derive_seed(seed_, stream++)));
+    s4u::Host* host = region_hosts_[static_cast<std::size_t>(region)];
+    Spawner spawn = [host](const std::string& name, std::function<void()> body) {
+      s4u::Actor::create(name, host, std::move(body))->daemonize();
+    };
+    clusters_.push_back(std::make_unique<SimGpuCluster>(clock_, spawn, cfg, shape_, *time_model_, std::move(sizes)));
   }
   if (clusters_.empty()) return invalid_argument("gpu.fleet.clusters: the fleet has no cluster");
+  cluster_counters_.assign(clusters_.size(), EngineCounters{});
+  FleetStats& f = run_.fleet;
+  f.tensor_parallel = tp;
+  f.kv_blocks_per_replica = engine.kv_blocks;
+  f.kv_block_tokens = engine.block_tokens;
+  for (const auto& c : clusters_) {
+    f.engines += c->config().simulated_replicas;
+    f.full_replicas += c->config().full_replicas;
+  }
   return Status::ok();
 }
 
@@ -273,6 +307,9 @@ void Simulation::traffic_actor() {
   traffic_done_ = true;
   // Pool workers are daemons: this actor keeps the simulation alive until the last answer is in.
   while (live_conversations_ > 0) clock_.sleep_for(1.0);
+  // The engine actors end on their own rather than being killed inside a wait.
+  for (auto& c : clusters_) c->stop();
+  clock_.sleep_for(1e-6);
 }
 
 // A conversation's turns are sent on the user's schedule: each turn follows the previous one after the
@@ -399,17 +436,10 @@ void Simulation::per_second(std::vector<double>& series, double t, double amount
 void Simulation::ticker_actor() {
   const double interval = std::max(1.0, scenario_.simulation.metrics_interval_s);
   double next_snapshot = 0;
-  auto& full = run_.recorder->full_scale();
   for (double t = 1;; t += 1) {
     clock_.sleep_until(t);
     run_.database->tick(t);
-    for (const auto& c : clusters_) {
-      const std::string& name = c->name();
-      full.set(MetricId::kGpuRunningSequences, {name}, static_cast<double>(c->running()) / f_);
-      full.set(MetricId::kGpuWaitingSequences, {name}, static_cast<double>(c->waiting()) / f_);
-      full.set(MetricId::kGpuUtilization, {name}, c->utilization());
-      full.set(MetricId::kGpus, {name}, c->down() ? 0 : c->config().replicas / f_ * static_cast<double>(scenario_.gpu.model.tensor_parallel));
-    }
+    for (std::size_t i = 0; i < clusters_.size(); ++i) record_cluster(i, t);
     per_second(run_.active_streams, t - 1, run_.recorder->value(MetricId::kActiveStreams));
     if (t >= next_snapshot) {
       run_.recorder->snapshot(t);
@@ -417,6 +447,37 @@ void Simulation::ticker_actor() {
     }
     progress(t, false);
   }
+}
+
+// A cluster's gauges (scaled to its full-scale replicas) and, from the counters' change over the last
+// second, its engines' busy share, mean decode batch and iteration time.
+void Simulation::record_cluster(std::size_t i, double t) {
+  auto& full = run_.recorder->full_scale();
+  const SimGpuCluster& c = *clusters_[i];
+  const std::string& name = c.name();
+  const EngineCounters now = c.counters().engines;
+  EngineCounters& before = cluster_counters_[i];
+  const double engines = static_cast<double>(c.config().simulated_replicas);
+  const double iterations = static_cast<double>(now.iterations - before.iterations);
+  full.set(MetricId::kGpuRunningSequences, {name}, c.running());
+  full.set(MetricId::kGpuWaitingSequences, {name}, c.waiting());
+  full.set(MetricId::kGpuKvCacheUsage, {name}, c.kv_usage());
+  full.set(MetricId::kGpuUtilization, {name}, std::min(1.0, (now.busy_s - before.busy_s) / engines));
+  full.set(MetricId::kGpus, {name}, c.down() ? 0 : c.config().full_replicas * static_cast<double>(scenario_.gpu.model.tensor_parallel));
+  if (iterations > 0) {
+    full.observe(MetricId::kGpuBatchSize, {name}, static_cast<double>(now.decode_sequences - before.decode_sequences) / iterations);
+    full.observe(MetricId::kGpuIterationDuration, {name}, (now.busy_s - before.busy_s) / iterations);
+  }
+  if (t > warmup_ && t <= duration_) {  // the figures' window
+    FleetStats& f = run_.fleet;
+    f.window_s = std::max(f.window_s, t - warmup_);
+    f.iterations += now.iterations - before.iterations;
+    f.busy_s += now.busy_s - before.busy_s;
+    f.generated_tokens += now.generated_tokens - before.generated_tokens;
+    f.decode_sequences += now.decode_sequences - before.decode_sequences;
+    f.prompt_tokens += now.prompt_tokens - before.prompt_tokens;
+  }
+  before = now;
 }
 
 void Simulation::apply_failure(const FailureSpec& failure, bool on) {
@@ -503,6 +564,10 @@ Result<SimRun> Simulation::run() {
   run_.wall_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start_).count();
   run_.events = clock_.events;
   run_.peak_live_actors = pool_.peak_busy();
+  for (const auto& cl : clusters_) {
+    run_.fleet.background_started += cl->counters().background_started;
+    run_.fleet.background_refused += cl->counters().background_refused;
+  }
   run_.counts.lost = run_.recorder->value(MetricId::kMessagesLost);
   // Counts so far are of sampled tasks: scale them to the full system.
   auto& c = run_.counts;

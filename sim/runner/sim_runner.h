@@ -48,6 +48,35 @@ struct SimCounts {
   double conversations = 0;
 };
 
+// The GPU engines over the figures' window (after warm-up), summed over the simulated replicas.
+struct FleetStats {
+  int engines = 0;                 // simulated replicas
+  double full_replicas = 0;        // replicas of the full-scale fleet
+  int tensor_parallel = 1;
+  double window_s = 0;
+  std::int64_t iterations = 0;
+  double busy_s = 0;               // engine-seconds spent in iterations
+  std::int64_t decode_sequences = 0;
+  std::int64_t generated_tokens = 0;
+  std::int64_t prompt_tokens = 0;
+  std::int64_t background_started = 0;
+  std::int64_t background_refused = 0;
+  std::int64_t kv_blocks_per_replica = 0;
+  std::int32_t kv_block_tokens = 16;
+
+  double mean_decode_batch() const { return iterations > 0 ? static_cast<double>(decode_sequences) / iterations : 0; }
+  double mean_iteration_s() const { return iterations > 0 ? busy_s / static_cast<double>(iterations) : 0; }
+  double utilization() const { return engines > 0 && window_s > 0 ? busy_s / (engines * window_s) : 0; }
+  // Output tokens per GPU-second the engines produced over the window (at the load they saw).
+  double tokens_per_gpu_s() const {
+    return engines > 0 && window_s > 0 ? static_cast<double>(generated_tokens) / (engines * window_s * tensor_parallel) : 0;
+  }
+  // Output tokens per GPU-second an engine produces while busy at the batch it reached.
+  double busy_tokens_per_gpu_s() const {
+    return busy_s > 0 ? static_cast<double>(generated_tokens) / (busy_s * tensor_parallel) : 0;
+  }
+};
+
 struct SimRun {
   double sample_fraction = 1;
   std::uint64_t seed = 1;
@@ -62,6 +91,7 @@ struct SimRun {
   std::vector<double> messages_per_s;   // full scale, one value per simulated second
   std::vector<double> egress_bytes_per_s;
   std::vector<double> active_streams;   // full scale, sampled once per simulated second
+  FleetStats fleet;
   std::unique_ptr<Recorder> recorder;
   std::unique_ptr<DatabaseModel> database;
   ~SimRun();

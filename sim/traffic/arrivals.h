@@ -87,6 +87,7 @@ class MessageSizes {
   std::int64_t answer_bytes() { return draw_bytes(traffic_.assistant_response); }
   // Tokens of a text of `bytes` bytes: ceil(bytes / bytes_per_token).
   std::int64_t tokens(std::int64_t bytes) const;
+  double bytes_per_token() const { return traffic_.bytes_per_token; }
   // True with probability p (e.g. moderation.input_flag_rate).
   bool draw(double p) { return rng_.bernoulli(p); }
 

@@ -5,6 +5,7 @@
 // Ownership: a value owning its engine. Thread-safety: none; one owner. Failure behaviour: none.
 #pragma once
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <numbers>
@@ -42,6 +43,15 @@ class TrafficRng {
     return radius * std::cos(angle);
   }
   bool bernoulli(double p) { return uniform() < p; }
+  // A Poisson count of the given mean: Knuth's product of uniforms below 30, a rounded normal above.
+  std::int64_t poisson(double mean) {
+    if (!(mean > 0)) return 0;
+    if (mean >= 30) return std::max<std::int64_t>(0, std::llround(mean + std::sqrt(mean) * normal()));
+    const double limit = std::exp(-mean);
+    std::int64_t k = 0;
+    for (double p = uniform(); p > limit; p *= uniform()) ++k;
+    return k;
+  }
 
  private:
   std::mt19937_64 engine_;
