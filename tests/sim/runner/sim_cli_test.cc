@@ -1,6 +1,7 @@
 // `chatscale sim` as a user runs it: a golden summary of a small seeded scenario, the reference scenario
 // against the reference arithmetic, sampling invariance, and bad input.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 
 #include <cmath>
 #include <cstdio>
@@ -164,6 +165,68 @@ TEST(SimCli, BadScenariosExitTwoWithFileAndLine) {
   EXPECT_EQ(run_cli("sim " + kReference + " --sample 0.5").code, 2);
   EXPECT_EQ(run_cli("sim " + kReference + " --bogus").code, 2);
   EXPECT_EQ(run_cli("sim --help").code, 0);
+}
+
+// Fleet sizing on a small scenario of single-GPU Llama-3-8B engines: the search brackets the answer
+// between a failing and a passing fleet one server apart, and the fleet it names passes.
+TEST(SimCli, FindMinGpusBracketsTheSmallestPassingFleet) {
+  fs::path dir = fresh_dir("sizing");
+  fs::create_directories(dir);
+  // small.yaml at ten times its traffic (simulated at 1 in 10, the engines getting their full-scale
+  // load from background requests), served by a 70B model at TP4 on up to 256 GPUs, so that the GPUs
+  // are the limit and the answer lies strictly inside the range.
+  std::string yaml = slurp(fs::path(CHATSCALE_SOURCE_DIR) / "scenarios/small.yaml");
+  auto replace = [&](const std::string& from, const std::string& to) {
+    auto at = yaml.find(from);
+    ASSERT_NE(at, std::string::npos) << from;
+    yaml.replace(at, from.size(), to);
+  };
+  replace("    name: llama3-8b\n    tensor_parallel: 1\n",
+          "    name: llama3-70b\n    hidden: 8192\n    heads: 64\n    kv_heads: 8\n    head_dim: 128\n"
+          "    ffn: 28672\n    layers: 80\n    tensor_parallel: 4\n");
+  replace("    gpus: 8\n", "    gpus: 256\n");
+  replace("prompts_per_user_per_day: 12.5", "prompts_per_user_per_day: 125");
+  { std::ofstream(dir / "sizing.yaml") << yaml; }
+  CliRun r = run_cli("sim " + (dir / "sizing.yaml").string() + " --duration 900 --sample 10 --find-min-gpus --quiet --out " +
+                     (dir / "out").string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  auto json = nlohmann::json::parse(slurp(dir / "out/fleet_sizing.json"));
+  ASSERT_EQ(json.size(), 1u);
+  const auto& m = json[0];
+  const std::int64_t min_gpus = m["min_gpus"];
+  EXPECT_GT(min_gpus, 0);
+  EXPECT_EQ(min_gpus % 8, 0) << "whole servers";
+  EXPECT_GE(min_gpus, m["lower_bound_gpus"].get<std::int64_t>()) << "never below the arithmetic bound";
+  EXPECT_GT(min_gpus, 8) << "the answer should lie inside the range";
+  EXPECT_LT(min_gpus, 256);
+  bool min_passes = false, below_fails = false;
+  for (const auto& t : m["trials"]) {
+    if (t["gpus"] == min_gpus) min_passes = t["passes"];
+    if (t["gpus"] == min_gpus - 8) below_fails = !t["passes"].get<bool>();
+    if (t["passes"].get<bool>()) {
+      EXPECT_GE(t["gpus"].get<std::int64_t>(), min_gpus) << "a smaller fleet passed";
+    }
+  }
+  EXPECT_TRUE(min_passes);
+  EXPECT_TRUE(below_fails) << "the fleet one server smaller must have been tried and failed";
+  const std::string md = slurp(dir / "out/fleet_sizing.md");
+  EXPECT_NE(md.find("| llama3-70b | 4 |"), std::string::npos) << md;
+}
+
+// The engines' metrics reach the OpenMetrics output with the cluster label.
+TEST(SimCli, GpuEngineMetricsAreRecorded) {
+  fs::path dir = fresh_dir("gpu_metrics");
+  CliRun r = run_cli("sim scenarios/small.yaml --duration 600 --quiet --out " + dir.string());
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string om = slurp(dir / "metrics.om");
+  for (const char* name : {"chatscale_gpu_kv_cache_usage_ratio{", "chatscale_gpu_running_sequences{",
+                           "chatscale_gpu_batch_size_bucket{", "chatscale_gpu_iteration_seconds_bucket{"})
+    EXPECT_NE(om.find(name), std::string::npos) << name;
+  auto summary = read_summary_json((dir / "summary.json").string());
+  ASSERT_TRUE(summary.is_ok());
+  EXPECT_GT(summary->extra.at("gpu_mean_decode_batch"), 1.0);
+  EXPECT_GT(summary->extra.at("gpu_mean_iteration_ms"), 1.0);
+  EXPECT_LE(summary->extra.at("gpu_utilization"), 1.0);
 }
 
 }  // namespace
