@@ -292,7 +292,10 @@ void DatabaseModel::replicate(Replica& r, double now, double dt) {
     r.received = std::max(r.received, std::min(target, r.received + r.bandwidth_Bps * dt));
     r.replayed = std::max(r.replayed, std::min(r.received, r.replayed + spec_.replica_apply_bytes_per_s * dt));
   }
-  r.lag_s = now - wal_.time_of(static_cast<Lsn>(r.replayed), now);
+  // A replica that has replayed everything the primary wrote has no lag, however long the primary
+  // has been idle (PostgreSQL's replay-timestamp lag keeps growing then; the router caps it the same way).
+  const double head = static_cast<double>(wal_.position_at(now));
+  r.lag_s = r.replayed >= head ? 0.0 : now - wal_.time_of(static_cast<Lsn>(r.replayed), now);
 }
 
 Status DatabaseModel::set_replica_down(std::string_view name, bool down, double now) {
