@@ -221,8 +221,11 @@ Status LocalServices::start_at(int port_base) {
   chmod(pattern.c_str(), 0711);
   dir_ = pattern;
   port_base_ = port_base;
-  std::vector<std::string> argv = {"/bin/bash", services_script(), "up", dir_, "--port-base",
-                                   std::to_string(port_base)};
+  // --watch-pid: should this process die without stop() (a crash, a ctest timeout), a watcher stops
+  // the servers and deletes the directory.
+  std::vector<std::string> argv = {"/bin/bash",   services_script(),         "up",
+                                   dir_,          "--port-base",             std::to_string(port_base),
+                                   "--watch-pid", std::to_string(getpid())};
   if (!options_.migrate) argv.push_back("--no-migrate");
   ProcessResult up = run_process(argv, {"CHATSCALE_BIN=" + chatscale_bin()});
   if (up.exit_code == 0) {

@@ -4,7 +4,8 @@
 // tests use it for real databases; LocalServicesEnvironment starts one set per test process.
 //
 // Ownership: a LocalServices owns its directory and the servers in it; stop() (or the destructor) runs
-// `scripts/services down` and removes the directory. Moving is not supported.
+// `scripts/services down` and removes the directory. Should the process die first (a crash, a ctest
+// timeout), a watcher started by `up --watch-pid` does both within a second or so. Not movable.
 // Thread-safety: start() and stop() from one thread; the accessors and psql() from any thread once
 // start() has returned.
 // Failure: start() returns FailedPrecondition when PostgreSQL 15 or redis-server is not installed (it

@@ -2,12 +2,16 @@
 // replaying and catches up on resume, Redis answers, and stop() leaves no process behind.
 #include "tests/prod/support/local_services.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -122,14 +126,55 @@ TEST(LocalServicesTest, StopLeavesNoProcessBehind) {
   ASSERT_EQ(pids.size(), 4u);
   for (int pid : pids) EXPECT_TRUE(process_alive(pid)) << pid;
   std::string dir = own.dir();
+  int watcher = 0;
+  std::ifstream(dir + "/watcher.pid") >> watcher;
+  ASSERT_GT(watcher, 0);
+  EXPECT_TRUE(process_alive(watcher));
 
   Status stopped = own.stop();
   ASSERT_TRUE(stopped.is_ok()) << stopped.to_string();
   EXPECT_FALSE(own.running());
   // pg_ctl stop -w returns once the postmaster has exited; redis is waited for by the script.
   for (int pid : pids) EXPECT_FALSE(process_alive(pid)) << pid;
+  EXPECT_TRUE(poll_until([&] { return !process_alive(watcher); }));  // killed by down (no wait for it)
   EXPECT_FALSE(std::filesystem::exists(dir));
   EXPECT_TRUE(own.stop().is_ok());  // twice is fine
+}
+
+// A test process that dies without stop() (here: _exit in a child, as a crash would) leaves no server
+// and no directory: the watcher of `up --watch-pid` cleans up.
+TEST(LocalServicesTest, DeadOwnerLeavesNothingBehind) {
+  int pipe_fds[2];
+  // Close-on-exec: the servers the child starts must not hold the write end (no EOF otherwise).
+  ASSERT_EQ(pipe2(pipe_fds, O_CLOEXEC), 0);
+  pid_t child = fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    close(pipe_fds[0]);
+    auto* own = new LocalServices(LocalServicesOptions{.migrate = false});  // never destroyed
+    std::string report;
+    if (own->start().is_ok()) {
+      report = own->dir() + "\n";
+      for (int pid : own->server_pids()) report += std::to_string(pid) + " ";
+    }
+    if (write(pipe_fds[1], report.data(), report.size()) < 0) _exit(2);
+    _exit(0);
+  }
+  close(pipe_fds[1]);
+  std::string report;
+  char buf[512];
+  for (ssize_t n; (n = read(pipe_fds[0], buf, sizeof buf)) > 0;) report.append(buf, static_cast<std::size_t>(n));
+  close(pipe_fds[0]);
+  int status = 0;
+  ASSERT_EQ(waitpid(child, &status, 0), child);  // reaped: the watcher sees it gone
+  std::istringstream in(report);
+  std::string dir;
+  std::vector<int> pids;
+  in >> dir;
+  for (int pid; in >> pid;) pids.push_back(pid);
+  ASSERT_EQ(pids.size(), 4u) << "the child could not start its services: " << report;
+  EXPECT_TRUE(poll_until([&] { return !std::filesystem::exists(dir); })) << dir;
+  for (int pid : pids) EXPECT_FALSE(process_alive(pid)) << pid;
 }
 
 }  // namespace
