@@ -2,6 +2,8 @@
 //
 //   chatscale migrate --dsn "host=... port=... dbname=... user=..."
 //   chatscale migrate --config serve.yaml        (reads database.primary.dsn, or .dsn_env)
+//   chatscale migrate --config serve.yaml --rotate-content-keys [--batch N]
+//       then re-seals rows not under the first of secrets.content_keys (prod/db/key_rotation.h)
 //
 // Prints how many migrations it applied and the schema version. Exit codes: 0 success (also when
 // nothing was left to apply), 1 the database failed (unreachable, a migration failed), 2 bad input
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "prod/db/content_cipher.h"
 
 namespace chatscale::db {
 
@@ -22,5 +25,9 @@ int migrate_command(const std::vector<std::string>& args);
 // names). InvalidArgument "file:line: field: problem" when absent or malformed; NotFound when the file
 // cannot be read.
 Result<std::string> primary_dsn_from_config(const std::string& path);
+
+// secrets.content_keys of a serve.yaml ([{id, key | key_env: base64 of 32 bytes}]), in order.
+// InvalidArgument "file:line: field: problem" (never echoing a key); NotFound when unreadable.
+Result<std::vector<ContentKey>> content_keys_from_config(const std::string& path);
 
 }  // namespace chatscale::db
