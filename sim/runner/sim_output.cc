@@ -188,11 +188,11 @@ std::vector<ReportRow> report_rows(const Scenario& scenario, const SimRun& run, 
   rows.push_back({"GPU fleet", "Engine busy share", g.utilization(), NAN, "ratio", "time in iterations / time", Check::kInfo, 0, false, ""});
   rows.push_back({"GPU fleet", "Output tokens/s per GPU while busy", per_gpu, NAN, "tokens/s",
                   "generated tokens / (busy engine-seconds x TP)", Check::kInfo, 0, false, ""});
-  rows.push_back({"GPU fleet", "GPUs implied at this batch", per_gpu > 0 ? needed / per_gpu : NAN,
-                  static_cast<double>(scenario.gpu.fleet.gpus), "GPUs",
+  rows.push_back({"GPU fleet", "Output tokens/s needed at peak", needed, NAN, "tokens/s",
                   "peak " + format_number(s.peak_messages_per_s) + " msg/s x " + format_number(answer_tokens) +
-                      " answer tokens = " + format_number(needed) + " tokens/s over " + format_number(per_gpu) +
-                      " tokens/s per busy GPU (a fleet this size would be busy all the time: no headroom for TTFT)",
+                      " answer tokens; the fleet produced " + format_number(per_gpu * g.utilization() * scenario.gpu.fleet.gpus) +
+                      " (GPUs x tokens/s per busy GPU x busy share); the smallest fleet that keeps TTFT p99 under target is "
+                      "what `chatscale sim --find-min-gpus` finds (fleet_sizing.md)",
                   Check::kInfo, 0, false, ""});
   return rows;
 }
