@@ -1,0 +1,58 @@
+#include "bench_stats.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+
+namespace chatscale::bench {
+namespace {
+
+double nearest_rank(const std::vector<double>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  auto rank = static_cast<std::size_t>(std::ceil(q * static_cast<double>(sorted.size())));
+  return sorted[std::clamp<std::size_t>(rank, 1, sorted.size()) - 1];
+}
+
+}  // namespace
+
+LatencySummary LatencySamples::summarize() const {
+  LatencySummary s;
+  if (samples_.empty()) return s;
+  std::vector<double> sorted = samples_;
+  std::sort(sorted.begin(), sorted.end());
+  s.count = sorted.size();
+  s.p50_ms = nearest_rank(sorted, 0.50);
+  s.p90_ms = nearest_rank(sorted, 0.90);
+  s.p99_ms = nearest_rank(sorted, 0.99);
+  s.p999_ms = nearest_rank(sorted, 0.999);
+  s.max_ms = sorted.back();
+  s.mean_ms = std::accumulate(sorted.begin(), sorted.end(), 0.0) / static_cast<double>(sorted.size());
+  return s;
+}
+
+std::string summary_json(const LatencySummary& s) {
+  char text[256];
+  std::snprintf(text, sizeof text,
+                "{\"count\":%zu,\"p50_ms\":%.3f,\"p90_ms\":%.3f,\"p99_ms\":%.3f,\"p999_ms\":%.3f,"
+                "\"max_ms\":%.3f,\"mean_ms\":%.3f}",
+                s.count, s.p50_ms, s.p90_ms, s.p99_ms, s.p999_ms, s.max_ms, s.mean_ms);
+  return text;
+}
+
+long read_rss_kib(long pid) {
+  std::ifstream in(pid > 0 ? "/proc/" + std::to_string(pid) + "/status" : std::string("/proc/self/status"));
+  std::string line;
+  while (std::getline(in, line)) {
+    if (line.rfind("VmRSS:", 0) != 0) continue;
+    std::istringstream fields(line.substr(6));
+    long kib = -1;
+    fields >> kib;
+    return kib;
+  }
+  return -1;
+}
+
+}  // namespace chatscale::bench

@@ -1,0 +1,43 @@
+// Latency samples and their summary for chatscale_loadgen (tests/prod/bench). A run keeps every
+// sample (tens of thousands at most) and sorts once at the end, so percentiles are exact, not
+// bucketed.
+//
+// Ownership: plain values. Thread-safety: none; the load generator guards a recorder with its own
+// mutex. Failure behaviour: an empty set summarizes to count 0 and zeros.
+#pragma once
+
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace chatscale::bench {
+
+struct LatencySummary {
+  std::size_t count = 0;
+  double p50_ms = 0;
+  double p90_ms = 0;
+  double p99_ms = 0;
+  double p999_ms = 0;
+  double max_ms = 0;
+  double mean_ms = 0;
+};
+
+class LatencySamples {
+ public:
+  void add(double ms) { samples_.push_back(ms); }
+  std::size_t size() const { return samples_.size(); }
+  const std::vector<double>& values() const { return samples_; }
+  // Nearest-rank percentiles over every sample.
+  LatencySummary summarize() const;
+
+ private:
+  std::vector<double> samples_;
+};
+
+// `{"count":..,"p50_ms":..,...}` with three decimals.
+std::string summary_json(const LatencySummary& s);
+
+// The resident set of process `pid` in KiB (VmRSS in /proc/PID/status); -1 when it cannot be read.
+long read_rss_kib(long pid);
+
+}  // namespace chatscale::bench
