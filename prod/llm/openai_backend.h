@@ -82,6 +82,8 @@ class OpenAiBackend : public InferenceBackend {
   OpenAiBackend& operator=(const OpenAiBackend&) = delete;
 
   const std::string& name() const override { return config_.name; }
+  // healthy: the last health check (true without checks); in_flight: streams open or being opened;
+  // capacity: max_in_flight (0 = unknown).
   BackendLoad load() const override;
   Result<std::unique_ptr<InferenceStream>> start(const InferenceRequest& request) override;
 

@@ -135,12 +135,12 @@ class SyntheticStream : public InferenceStream {
 
  private:
   // Delta i is due at start + first_token + i / rate; the done event comes with the last delta.
+  // Rate 0: everything is due at start.
   double due_time() const {
     const auto& c = backend_.config_;
-    double t = start_ + std::max(0.0, c.first_token_ms) / 1000.0;
+    if (c.tokens_per_second <= 0) return start_;
     std::int64_t index = std::max<std::int64_t>(0, std::min(sent_, total_ - 1));
-    if (c.tokens_per_second > 0) t += static_cast<double>(index) / c.tokens_per_second;
-    return t;
+    return start_ + std::max(0.0, c.first_token_ms) / 1000.0 + static_cast<double>(index) / c.tokens_per_second;
   }
 
   void release() {

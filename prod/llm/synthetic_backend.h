@@ -3,11 +3,12 @@
 // request id and the configured seed) token by token at a configured rate, on the Clock port. Its
 // model name is "synthetic" (SyntheticBackend::kModel) wherever a model is reported, so its answers
 // cannot pass for a real model's. Use it to measure the service around the model: with
-// tokens_per_second = 0 and first_token_ms = 0 it answers without any delay (service overhead
-// benchmarks); with a rate it stands in for a GPU fleet of that speed.
+// tokens_per_second = 0 it answers without any delay (service overhead benchmarks); with a rate it
+// stands in for a GPU fleet of that speed.
 //
-// Timing: delta i (0-based) is due at start + first_token_ms / 1000 + i / tokens_per_second (no gap
-// between tokens when tokens_per_second is 0); kDone follows the last delta at once. next(deadline)
+// Timing: delta i (0-based) is due at start + first_token_ms / 1000 + i / tokens_per_second; kDone
+// follows the last delta at once. tokens_per_second = 0 is the zero-delay backend: every event is due
+// at start (first_token_ms is ignored) and next() never waits. next(deadline)
 // sleeps on the clock until the event is due; when the deadline comes first it sleeps until the
 // deadline and returns DeadlineExceeded, and the stream is unchanged (read it again). ManualClock
 // tests therefore see exact times; prod passes RealClock and the sleeps suspend the calling task.
@@ -43,7 +44,7 @@ namespace chatscale {
 struct SyntheticBackendConfig {
   std::string name = "synthetic";
   std::string region;
-  double tokens_per_second = 200;  // 0 = no delay between tokens
+  double tokens_per_second = 200;  // 0 = no delay at all (first_token_ms is then ignored)
   double first_token_ms = 20;      // from start() to the first delta
   std::int64_t answer_tokens = 60; // answer length, capped by the request's max_tokens
   std::int64_t max_in_flight = 0;  // 0 = unbounded

@@ -198,9 +198,9 @@ TEST(SyntheticBackendTest, TextIsDeterministicPerRequestIdAndSeedAndReadsAsPlain
   EXPECT_EQ(distinct.size(), 200u);
 }
 
-TEST(SyntheticBackendTest, ZeroRateAndZeroFirstTokenAnswerWithoutTheClockMoving) {
+TEST(SyntheticBackendTest, ZeroRateAnswersWithoutTheClockMovingEvenWithAFirstTokenDelaySet) {
   ManualClock clock;
-  SyntheticBackend backend(clock, rated(0, 0, 30));
+  SyntheticBackend backend(clock, rated(0, 500, 30));
   double t0 = clock.now();
   auto stream = backend.start(make_request("fast"));
   ASSERT_TRUE(stream.is_ok());
