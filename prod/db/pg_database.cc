@@ -293,6 +293,11 @@ Status PgDatabase::read(const ReadOptions& options, std::string_view operation, 
 Result<Lsn> PgDatabase::write(std::string_view operation, const WriteFn& fn) {
   Lsn lsn = 0;
   bool committed = false;
+  auto read_lsn = [&](pqxx::connection& c) -> Status {
+    pqxx::nontransaction tx(c);
+    CS_ASSIGN_OR_RETURN(lsn, parse_lsn(tx.exec("SELECT pg_current_wal_lsn()")[0][0].c_str()));
+    return Status::ok();
+  };
   Status s = pool_.run([&] {
     return primary_->run(operation, [&](pqxx::connection& c) -> Status {
       {
@@ -301,21 +306,17 @@ Result<Lsn> PgDatabase::write(std::string_view operation, const WriteFn& fn) {
         tx.commit();
       }
       committed = true;
-      pqxx::nontransaction tx(c);
-      CS_ASSIGN_OR_RETURN(lsn, parse_lsn(tx.exec("SELECT pg_current_wal_lsn()")[0][0].c_str()));
-      return Status::ok();
+      // Nothing after the commit may throw out of here: ServerPool::run would retry the transaction.
+      try {
+        return read_lsn(c);
+      } catch (const std::exception& e) {
+        return pg_status(e, operation);
+      }
     });
   });
-  if (s.is_ok()) return lsn;
-  if (!committed) return s;
+  if (s.is_ok() || !committed) return s.is_ok() ? Result<Lsn>(lsn) : Result<Lsn>(s);
   // Committed, but the LSN read failed: any session's pg_current_wal_lsn() is past a commit that returned.
-  Status again = pool_.run([&] {
-    return primary_->run(operation, [&](pqxx::connection& c) -> Status {
-      pqxx::nontransaction tx(c);
-      CS_ASSIGN_OR_RETURN(lsn, parse_lsn(tx.exec("SELECT pg_current_wal_lsn()")[0][0].c_str()));
-      return Status::ok();
-    });
-  });
+  Status again = pool_.run([&] { return primary_->run(operation, read_lsn); });
   if (!again.is_ok()) return unavailable(std::string(operation) + ": committed, but its LSN could not be read");
   return lsn;
 }

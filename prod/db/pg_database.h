@@ -7,10 +7,12 @@
 // router.pick_replica with ReadToken{options.min_lsn, options.token_issued_at}, the configured caller
 // region and clock.now(), falling back to the primary with a reason counted in
 // chatscale_db_primary_fallbacks_total{reason}), runs fn in a nontransaction there, then end_read. A
-// read that fails on a replica with Unavailable (lost connection, recovery conflict) runs once more on
-// the primary. Writes: write(op, fn) runs fn in a transaction on the primary (synchronous_commit = on, so
+// read that fails on a replica with Unavailable (lost connection, recovery conflict, its pool busy)
+// runs once more on the primary. Writes: write(op, fn) runs fn in a transaction on the primary (synchronous_commit = on, so
 // the commit is durable before it returns), then reads pg_current_wal_lsn() on the same connection: the
-// LSN returned is at or past the commit record, so a replica that replayed it sees the commit. fn
+// LSN returned is at or past the commit record, so a replica that replayed it sees the commit (should
+// that connection fail after the commit, the LSN is read on another one; should that fail too, the
+// write is reported Unavailable although committed: callers retry with their idempotency keys). fn
 // returning an error rolls the transaction back and that error is returned.
 //
 // Every query runs inside BlockingPool::run, so a task calling read/write is suspended, never its I/O
@@ -21,10 +23,13 @@
 //
 // Poller: its own thread, every replica_poll_s; on dedicated connections it reads the primary's
 // pg_current_wal_lsn() and each replica's pg_last_wal_replay_lsn() and replay lag (now() -
-// pg_last_xact_replay_timestamp(); the router caps it by the LSN evidence, so an idle primary does not
-// make caught-up replicas look late; the primary's recent LSN history bounds it too, so a replica a few
-// milliseconds behind after a long idle spell is not taken for minutes late), reports them to the router (a replica that fails to answer is
-// reported unhealthy) and sets chatscale_db_replica_lag_seconds{replica}.
+// pg_last_xact_replay_timestamp()). The lag is bounded by the LSN evidence: the router caps it when a
+// replica has replayed the primary's last reported LSN (an idle primary does not make caught-up
+// replicas look late), and the poller's recent history of the primary's LSN bounds it otherwise (a
+// replica a few milliseconds behind after a long idle spell is not taken for minutes late). It reports
+// to the router (a replica that fails to answer, or is no longer in recovery, is reported unhealthy)
+// and sets chatscale_db_replica_lag_seconds{replica}. Known limit: the servers are polled one after
+// another, so a replica that black-holes connections delays the others' reports by connect_timeout_s.
 //
 // Ownership: owns its connections, router and poller thread; borrows the BlockingPool, Clock and
 // MetricsSink (which must outlive it). The destructor stops the poller and closes every connection; no
@@ -33,7 +38,6 @@
 // pg_error.h for the mapping): connection problems Unavailable, statement timeout DeadlineExceeded.
 #pragma once
 
-#include <atomic>
 #include <condition_variable>
 #include <deque>
 #include <functional>
@@ -110,9 +114,9 @@ class PgDatabase {
   // The server the last read of this thread ran on (tests and diagnostics).
   static std::string last_read_server();
 
+ private:
   class ServerPool;  // one server's connection pool (pg_database.cc)
 
- private:
   PgDatabase(PgConfig config, BlockingPool& pool, Clock& clock, MetricsSink* metrics);
   ServerPool* server(std::string_view name);
   Status read_on(ServerPool& server, std::string_view operation, const ReadFn& fn);

@@ -164,6 +164,7 @@ Result<PageOf<Conversation>> PgStores::list_conversations(const std::string& own
   if (owner_id.find('\0') != std::string::npos) return PageOf<Conversation>{};
   PageOf<Conversation> out;
   Status listed = db_.read(options, "list_conversations", [&](pqxx::transaction_base& tx) -> Status {
+    out = PageOf<Conversation>{};  // a retry on another server starts over
     const long long fetch = page.limit + 1LL;  // one more tells whether a next page exists
     auto rows = after.empty() ? tx.exec_prepared("cs_conv_list_first", owner_id, fetch)
                               : tx.exec_prepared("cs_conv_list_after", owner_id, fetch, after[0], after[1]);
@@ -270,6 +271,7 @@ Result<std::vector<ApiKey>> PgStores::list_api_keys(const std::string& user_id, 
   std::vector<ApiKey> keys;
   if (user_id.find('\0') != std::string::npos) return keys;
   CS_RETURN_IF_ERROR(db_.read(options, "list_api_keys", [&](pqxx::transaction_base& tx) {
+    keys.clear();  // a retry on another server starts over
     for (const auto& row : tx.exec_prepared("cs_key_list", user_id)) keys.push_back(api_key_from(row));
     return Status::ok();
   }));
