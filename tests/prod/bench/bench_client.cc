@@ -97,8 +97,9 @@ void Connection::arm(std::chrono::milliseconds timeout) {
 }
 
 http::request<http::string_body> Connection::make_request(http::verb verb, std::string target, std::string body,
-                                                          const std::string& bearer) const {
+                                                          const std::string& bearer) {
   http::request<http::string_body> req{verb, std::move(target), 11};
+  ++uses_;
   req.set(http::field::host, host_);
   req.set(http::field::user_agent, "chatscale_loadgen");
   if (!bearer.empty()) req.set(http::field::authorization, "Bearer " + bearer);

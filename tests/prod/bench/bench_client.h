@@ -89,6 +89,8 @@ class Connection {
   net::awaitable<beast::error_code> connect(tcp::endpoint server, net::ip::address source);
   // True while the connection may carry another request (keep-alive, no error so far).
   bool reusable() const { return reusable_; }
+  // Requests sent on this connection so far (more than zero: it is a kept-alive one).
+  std::size_t uses() const { return uses_; }
   void close();
 
   // One request with a JSON body (empty: none) and an optional bearer token; the whole response.
@@ -102,7 +104,7 @@ class Connection {
 
  private:
   http::request<http::string_body> make_request(http::verb verb, std::string target, std::string body,
-                                                const std::string& bearer) const;
+                                                const std::string& bearer);
   net::awaitable<void> read_stream_body(http::response_parser<http::buffer_body>& parser, StreamResult& result,
                                         StreamFormat format, std::chrono::milliseconds idle_timeout,
                                         const StreamHooks& hooks);
@@ -112,6 +114,7 @@ class Connection {
   beast::flat_buffer buffer_;
   std::string host_;
   bool reusable_ = false;
+  std::size_t uses_ = 0;
 };
 
 // Keep-alive connections to one server for one shard. acquire() hands out an idle connection, opens

@@ -31,6 +31,7 @@ struct CommonOptions {
   bool openai = false;     // /v1/chat/completions instead of /conversations/{id}/messages
   std::string model = "default";
   long max_tokens = 0;     // 0 = leave it to the server
+  long server_pid = 0;     // 0 = no server RSS or CPU figures
 };
 
 struct RateOptions {
@@ -48,7 +49,6 @@ struct StreamsOptions {
   double hold_s = 30;
   std::size_t batch = 500;             // streams opened at once; the next batch waits for this one
   double batch_timeout_s = 30;         // a batch's streams that have no header by then count as failed
-  long server_pid = 0;                 // 0 = no server RSS
   std::size_t source_addresses = 1;    // spread connections over 127.0.0.1..127.0.0.K (1: no bind)
   bool stop_generations = true;        // POST .../stop for each stream at the end (messages endpoint)
 };

@@ -9,6 +9,8 @@
 #include <mutex>
 #include <thread>
 
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
 
 #include "bench_modes.h"
@@ -43,6 +45,8 @@ struct StepResult {
   std::size_t ok = 0;
   std::size_t done_in_window = 0;  // answers (measured or not) that completed inside the window
   std::size_t connections_opened = 0;
+  double server_cores = -1;  // CPU the server used in the window, in cores (-1: unknown)
+  double client_cores = -1;
 
   void merge(const StepResult& other) {
     for (double v : other.ttft.values()) ttft.add(v);
@@ -122,18 +126,27 @@ class Shard {
   }
 
   net::awaitable<void> send_one(SteadyTime due, bool measured, const Step& step, StepResult& result) {
-    const BenchConversation& c = conversations[next_++ % conversations.size()];
+    const std::size_t n = next_++;
+    const BenchConversation& c = conversations[n % conversations.size()];
     if (measured) result.lag.add(ms_between(due, SteadyClock::now()));
-    std::string error;
-    auto connection = co_await pool_.acquire(after(step.measure_to, options_.drain_timeout_s), error);
     StreamResult r;
-    const bool connected = connection != nullptr;
-    if (connected) {
-      r = co_await connection->stream(message_target(common_, c), message_body(common_, next_), c.token,
+    bool connected = false;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::string error;
+      auto connection = co_await pool_.acquire(after(step.measure_to, options_.drain_timeout_s), error);
+      connected = connection != nullptr;
+      if (!connected) {
+        r = StreamResult{};
+        r.error = error;
+        break;
+      }
+      const bool reused = connection->uses() > 0;
+      r = co_await connection->stream(message_target(common_, c), message_body(common_, n), c.token,
                                       common_.openai ? StreamFormat::kOpenAi : StreamFormat::kChatscale, kIdleTimeout);
       pool_.release(std::move(connection));
-    } else {
-      r.error = error;
+      // A kept-alive connection that the server closed while it sat idle fails before any response:
+      // try once more on another, as HTTP clients do (the time spent counts in the latency).
+      if (!reused || r.status != 0) break;
     }
     std::string failure = connected ? failure_of(r) : "connect";
     if (failure.empty() && *r.done_at >= step.measure_from && *r.done_at < step.measure_to) ++result.done_in_window;
@@ -184,7 +197,9 @@ std::string step_json(const CommonOptions& common, const RateOptions& options, d
                       {"errors", r.sent - r.ok},
                       {"achieved_per_s", static_cast<double>(r.done_in_window) / options.duration_s},
                       {"connections_opened", r.connections_opened},
-                      {"client_rss_kib", read_rss_kib(0)}};
+                      {"client_rss_kib", read_rss_kib(0)},
+                      {"server_cpu_cores", r.server_cores},
+                      {"client_cpu_cores", r.client_cores}};
   for (auto& [status, n] : r.statuses) j["statuses"][std::to_string(status)] = n;
   for (auto& [kind, n] : r.errors) j["error_kinds"][kind] = {{"count", n}, {"example", r.error_examples.at(kind)}};
   j["ttft"] = nlohmann::json::parse(summary_json(r.ttft.summarize()));
@@ -197,9 +212,9 @@ void print_row(double rate, const StepResult& r, double duration_s) {
   auto t = r.ttft.summarize();
   auto d = r.total.summarize();
   auto lag = r.lag.summarize();
-  std::printf("%8.0f %8zu %8zu %7zu %10.1f | %8.2f %8.2f %8.2f %9.2f | %8.2f %8.2f | %8.2f %6zu\n", rate, r.sent, r.ok,
-              r.sent - r.ok, static_cast<double>(r.done_in_window) / duration_s, t.p50_ms, t.p90_ms, t.p99_ms, t.max_ms,
-              d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened);
+  std::printf("%8.0f %8zu %8zu %7zu %10.1f | %8.2f %8.2f %8.2f %9.2f | %8.2f %8.2f | %8.2f %6zu | %6.2f %6.2f\n", rate,
+              r.sent, r.ok, r.sent - r.ok, static_cast<double>(r.done_in_window) / duration_s, t.p50_ms, t.p90_ms,
+              t.p99_ms, t.max_ms, d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened, r.server_cores, r.client_cores);
   std::fflush(stdout);
 }
 
@@ -211,8 +226,9 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
   for (std::size_t i = 0; i < options.io_threads; ++i)
     shards.push_back(std::make_unique<Shard>(common, options, server, i, options.io_threads));
 
-  std::printf("%8s %8s %8s %7s %10s | %8s %8s %8s %9s | %8s %8s | %8s %6s\n", "rate/s", "sent", "ok", "errors",
-              "done/s", "ttft p50", "p90", "p99", "max (ms)", "done p50", "p99", "lag p99", "conns");
+  std::printf("%8s %8s %8s %7s %10s | %8s %8s %8s %9s | %8s %8s | %8s %6s | %6s %6s\n", "rate/s", "sent", "ok",
+              "errors", "done/s", "ttft p50", "p90", "p99", "max (ms)", "done p50", "p99", "lag p99", "conns", "server",
+              "client (cores)");
   bool all_ok = true;
   for (std::size_t index = 0; index < options.rates.size(); ++index) {
     const double rate = options.rates[index];
@@ -240,6 +256,15 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
     step.t0 = after(SteadyClock::now(), 0.2);
     step.measure_from = after(step.t0, options.warmup_s);
     step.measure_to = after(step.measure_from, options.duration_s);
+    // CPU used inside the measured window by the server and by this process, in cores.
+    double server_cpu[2] = {-1, -1}, client_cpu[2] = {-1, -1};
+    std::thread sampler([&] {
+      for (int i = 0; i < 2; ++i) {
+        std::this_thread::sleep_until(i == 0 ? step.measure_from : step.measure_to);
+        if (common.server_pid > 0) server_cpu[i] = read_cpu_seconds(common.server_pid);
+        client_cpu[i] = read_cpu_seconds(getpid());
+      }
+    });
     std::mutex merge_lock;
     StepResult merged;
     on_every_shard(shards, [&](Shard& s) {
@@ -247,6 +272,10 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
       std::lock_guard<std::mutex> lock(merge_lock);
       merged.merge(part);
     });
+    sampler.join();
+    auto cores = [&](const double* cpu) { return cpu[0] >= 0 && cpu[1] >= 0 ? (cpu[1] - cpu[0]) / options.duration_s : -1.0; };
+    merged.server_cores = cores(server_cpu);
+    merged.client_cores = cores(client_cpu);
     print_row(rate, merged, options.duration_s);
     emit_json(common, step_json(common, options, rate, merged, setup.conversations.size()));
     std::fflush(stdout);

@@ -21,11 +21,16 @@ struct SetupRun {
   // One request on a pooled connection; status 0 with `error` when no connection could be had.
   net::awaitable<HttpResult> call(http::verb verb, const std::string& target, const std::string& body,
                                   const std::string& bearer) {
-    std::string error;
-    auto connection = co_await pool.acquire(SteadyClock::now() + kRequestTimeout, error);
-    if (!connection) co_return HttpResult{0, "", error};
-    HttpResult r = co_await connection->request(verb, target, body, bearer, kRequestTimeout);
-    pool.release(std::move(connection));
+    HttpResult r;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      std::string error;
+      auto connection = co_await pool.acquire(SteadyClock::now() + kRequestTimeout, error);
+      if (!connection) co_return HttpResult{0, "", error};
+      const bool reused = connection->uses() > 0;
+      r = co_await connection->request(verb, target, body, bearer, kRequestTimeout);
+      pool.release(std::move(connection));
+      if (!reused || r.status != 0) break;  // a kept-alive connection the server had closed: once more
+    }
     co_return r;
   }
 

@@ -37,7 +37,11 @@ class LatencySamples {
 // `{"count":..,"p50_ms":..,...}` with three decimals.
 std::string summary_json(const LatencySummary& s);
 
-// The resident set of process `pid` in KiB (VmRSS in /proc/PID/status); -1 when it cannot be read.
+// The resident set of process `pid` (0: this process) in KiB (VmRSS in /proc/PID/status); -1 when it
+// cannot be read.
 long read_rss_kib(long pid);
+
+// CPU time (user + system) process `pid` has used, in seconds; -1 when it cannot be read.
+double read_cpu_seconds(long pid);
 
 }  // namespace chatscale::bench

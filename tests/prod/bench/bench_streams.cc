@@ -44,7 +44,7 @@ class StreamsRun {
       : common_(common), options_(options), ioc_(ioc), server_(server), group_(ioc) {}
 
   net::awaitable<void> run(const std::vector<BenchConversation>& conversations, StreamsReport& report) {
-    report.rss_before_kib = read_rss_kib(options_.server_pid);
+    report.rss_before_kib = common_.server_pid > 0 ? read_rss_kib(common_.server_pid) : -1;
     auto ramp_start = SteadyClock::now();
     co_await ramp(conversations);
     auto hold_start = SteadyClock::now();
@@ -53,7 +53,7 @@ class StreamsRun {
     co_await sleep(options_.hold_s);
     report.hold_s = std::chrono::duration<double>(SteadyClock::now() - hold_start).count();
     report.deltas_during_hold = deltas_ - deltas_before;
-    report.rss_after_kib = read_rss_kib(options_.server_pid);
+    report.rss_after_kib = common_.server_pid > 0 ? read_rss_kib(common_.server_pid) : -1;
     report.client_rss_kib = read_rss_kib(0);
     count(report);
     if (options_.stop_generations && !common_.openai) co_await stop_all(report);

@@ -67,6 +67,7 @@ common:
   --max-tokens N               cap each answer (default: the server's)
   --json-out FILE              also append the JSON result lines to FILE
   --label S                    copied into the JSON lines
+  --server-pid PID             the server's process: its CPU time per rate step, its VmRSS (streams)
 rate:
   --rate R[,R...]              messages/s, one step per value (required)
   --duration S (20)  --warmup S (5)  --drain-timeout S (30)
@@ -74,7 +75,6 @@ rate:
   --max-connections N (4000)   --prefill N (connections opened ahead; default from the rate)
 streams:
   --streams N (1000)  --hold S (30)  --batch N (500)  --batch-timeout S (30)
-  --server-pid PID             read the server's VmRSS from /proc/PID/status
   --source-addresses K (1)     spread connections over 127.0.0.1..127.0.0.K (more ephemeral ports)
   --no-stop                    leave the generations running at the end (default: POST .../stop each)
 )";
@@ -144,7 +144,7 @@ bool apply_flag(Parsed& p, const std::string& flag, const std::function<const ch
   else if (flag == "--hold") number(p.streams.hold_s);
   else if (flag == "--batch") integer(p.streams.batch);
   else if (flag == "--batch-timeout") number(p.streams.batch_timeout_s);
-  else if (flag == "--server-pid") integer(p.streams.server_pid);
+  else if (flag == "--server-pid") integer(c.server_pid);
   else if (flag == "--source-addresses") integer(p.streams.source_addresses);
   else if (flag == "--no-stop") p.streams.stop_generations = false;
   else error = "unknown option " + flag;
