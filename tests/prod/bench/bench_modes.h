@@ -51,6 +51,7 @@ struct StreamsOptions {
   double batch_timeout_s = 30;         // a batch's streams that have no header by then count as failed
   std::size_t source_addresses = 1;    // spread connections over 127.0.0.1..127.0.0.K (1: no bind)
   bool stop_generations = true;        // POST .../stop for each stream at the end (messages endpoint)
+  double stop_timeout_s = 30;          // stopping ends after this; the rest are just disconnected
 };
 
 int run_rate(const CommonOptions& common, const RateOptions& options);

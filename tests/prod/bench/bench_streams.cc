@@ -1,7 +1,7 @@
 // `streams`: how many concurrent SSE streams one server process holds, and what each costs it in
 // memory. Streams are opened in batches (the next batch starts once this one has its headers, so the
-// server's accept backlog keeps up), held, counted, then their generations are stopped and the
-// connections closed. Single-threaded: one io_context on the calling thread.
+// server's accept backlog keeps up), held, counted, then their generations are stopped (for at most
+// stop_timeout_s) and the connections closed. Single-threaded: one io_context on the calling thread.
 #include <cstdio>
 #include <iostream>
 
@@ -34,8 +34,10 @@ struct StreamsReport {
   long rss_before_kib = -1;
   long rss_after_kib = -1;
   long client_rss_kib = -1;
-  std::size_t stopped = 0;
-  std::size_t stop_failed = 0;
+  std::size_t stopped = 0;       // POST .../stop answered 200 or 202
+  std::size_t stop_failed = 0;   // answered otherwise, or timed out
+  std::size_t stop_skipped = 0;  // not tried: stop_timeout_s ran out
+  double stop_s = 0;
 };
 
 class StreamsRun {
@@ -137,6 +139,8 @@ class StreamsRun {
   // would leave them running), a bounded number of requests at a time.
   net::awaitable<void> stop_all(StreamsReport& report) {
     closing_ = true;
+    const auto start = SteadyClock::now();
+    const auto deadline = start + std::chrono::milliseconds(static_cast<long>(options_.stop_timeout_s * 1000));
     ConnectionPool pool(ioc_, server_, 64);
     WaitGroup stops(ioc_);
     std::size_t next = 0;
@@ -144,15 +148,20 @@ class StreamsRun {
       while (next < slots_.size()) {
         StreamSlot& slot = *slots_[next++];
         if (slot.ended || slot.message_id.empty()) continue;
+        auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - SteadyClock::now());
+        if (left.count() <= 0) {
+          ++report.stop_skipped;
+          continue;
+        }
         std::string error;
-        auto connection = co_await pool.acquire(SteadyClock::now() + std::chrono::seconds(30), error);
+        auto connection = co_await pool.acquire(deadline, error);
         if (!connection) {
           ++report.stop_failed;
           continue;
         }
         std::string target = "/conversations/" + slot.conversation->id + "/messages/" + slot.message_id + "/stop";
         HttpResult r = co_await connection->request(http::verb::post, target, "", slot.conversation->token,
-                                                    std::chrono::seconds(30));
+                                                    std::max(left, std::chrono::milliseconds(1000)));
         pool.release(std::move(connection));
         if (r.status == 200 || r.status == 202) ++report.stopped;
         else ++report.stop_failed;
@@ -164,6 +173,7 @@ class StreamsRun {
     }
     co_await stops.wait();
     pool.close_idle();
+    report.stop_s = std::chrono::duration<double>(SteadyClock::now() - start).count();
   }
 
   const CommonOptions& common_;
@@ -194,7 +204,9 @@ std::string report_json(const CommonOptions& common, const StreamsOptions& optio
                       {"kib_per_stream", grown >= 0 && r.open_at_end ? static_cast<double>(grown) / static_cast<double>(r.open_at_end) : -1.0},
                       {"client_rss_kib", r.client_rss_kib},
                       {"stopped", r.stopped},
-                      {"stop_failed", r.stop_failed}};
+                      {"stop_failed", r.stop_failed},
+                      {"stop_skipped", r.stop_skipped},
+                      {"stop_s", r.stop_s}};
   for (auto& [kind, n] : r.failures) j["failures"][kind] = n;
   return j.dump();
 }
@@ -232,11 +244,11 @@ int run_streams(const CommonOptions& common, const StreamsOptions& options) {
   long grown = report.rss_after_kib - report.rss_before_kib;
   std::printf("streams: target %zu, established %zu, failed %zu, open at end of %.0f s hold %zu (ramp %.1f s), "
               "ended early %zu; server RSS %ld -> %ld KiB (%.1f KiB per open stream); %zu deltas during the hold; "
-              "stopped %zu (%zu failed)\n",
+              "stopped %zu in %.1f s (%zu failed, %zu not tried)\n",
               options.streams, report.established, report.failed, report.hold_s, report.open_at_end, report.ramp_s,
               report.ended_early, report.rss_before_kib, report.rss_after_kib,
               report.open_at_end ? static_cast<double>(grown) / static_cast<double>(report.open_at_end) : 0.0,
-              report.deltas_during_hold, report.stopped, report.stop_failed);
+              report.deltas_during_hold, report.stopped, report.stop_s, report.stop_failed, report.stop_skipped);
   for (auto& [kind, n] : report.failures) std::printf("  %7zu  %s\n", n, kind.c_str());
   std::fflush(stdout);
   emit_json(common, report_json(common, options, report));

@@ -77,6 +77,7 @@ streams:
   --streams N (1000)  --hold S (30)  --batch N (500)  --batch-timeout S (30)
   --source-addresses K (1)     spread connections over 127.0.0.1..127.0.0.K (more ephemeral ports)
   --no-stop                    leave the generations running at the end (default: POST .../stop each)
+  --stop-timeout S (30)        stop for at most S seconds, then just disconnect the rest
 )";
 
 bool parse_number(const std::string& text, double& out) {
@@ -147,6 +148,7 @@ bool apply_flag(Parsed& p, const std::string& flag, const std::function<const ch
   else if (flag == "--server-pid") integer(c.server_pid);
   else if (flag == "--source-addresses") integer(p.streams.source_addresses);
   else if (flag == "--no-stop") p.streams.stop_generations = false;
+  else if (flag == "--stop-timeout") number(p.streams.stop_timeout_s);
   else error = "unknown option " + flag;
   return error.empty();
 }
