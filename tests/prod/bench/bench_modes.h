@@ -32,6 +32,7 @@ struct CommonOptions {
   std::string model = "default";
   long max_tokens = 0;     // 0 = leave it to the server
   long server_pid = 0;     // 0 = no server RSS or CPU figures
+  std::vector<long> database_pids;  // postmasters and redis-server: their CPU (with children) per rate step
 };
 
 struct RateOptions {

@@ -47,6 +47,8 @@ struct StepResult {
   std::size_t connections_opened = 0;
   double server_cores = -1;  // CPU the server used in the window, in cores (-1: unknown)
   double client_cores = -1;
+  double idle_cores = -1;    // the whole machine's idle CPU in the window, in cores
+  double database_cores = -1;  // PostgreSQL (primary, replicas) and Redis, in cores
 
   void merge(const StepResult& other) {
     for (double v : other.ttft.values()) ttft.add(v);
@@ -199,7 +201,9 @@ std::string step_json(const CommonOptions& common, const RateOptions& options, d
                       {"connections_opened", r.connections_opened},
                       {"client_rss_kib", read_rss_kib(0)},
                       {"server_cpu_cores", r.server_cores},
-                      {"client_cpu_cores", r.client_cores}};
+                      {"client_cpu_cores", r.client_cores},
+                      {"machine_idle_cores", r.idle_cores},
+                      {"database_cpu_cores", r.database_cores}};
   for (auto& [status, n] : r.statuses) j["statuses"][std::to_string(status)] = n;
   for (auto& [kind, n] : r.errors) j["error_kinds"][kind] = {{"count", n}, {"example", r.error_examples.at(kind)}};
   j["ttft"] = nlohmann::json::parse(summary_json(r.ttft.summarize()));
@@ -212,9 +216,10 @@ void print_row(double rate, const StepResult& r, double duration_s) {
   auto t = r.ttft.summarize();
   auto d = r.total.summarize();
   auto lag = r.lag.summarize();
-  std::printf("%8.0f %8zu %8zu %7zu %10.1f | %8.2f %8.2f %8.2f %9.2f | %8.2f %8.2f | %8.2f %6zu | %6.2f %6.2f\n", rate,
-              r.sent, r.ok, r.sent - r.ok, static_cast<double>(r.done_in_window) / duration_s, t.p50_ms, t.p90_ms,
-              t.p99_ms, t.max_ms, d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened, r.server_cores, r.client_cores);
+  std::printf("%8.0f %8zu %8zu %7zu %10.1f | %8.2f %8.2f %8.2f %9.2f | %8.2f %8.2f | %8.2f %6zu | %6.2f %6.2f %6.2f %6.2f\n",
+              rate, r.sent, r.ok, r.sent - r.ok, static_cast<double>(r.done_in_window) / duration_s, t.p50_ms, t.p90_ms,
+              t.p99_ms, t.max_ms, d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened, r.server_cores,
+              r.database_cores, r.client_cores, r.idle_cores);
   std::fflush(stdout);
 }
 
@@ -226,9 +231,9 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
   for (std::size_t i = 0; i < options.io_threads; ++i)
     shards.push_back(std::make_unique<Shard>(common, options, server, i, options.io_threads));
 
-  std::printf("%8s %8s %8s %7s %10s | %8s %8s %8s %9s | %8s %8s | %8s %6s | %6s %6s\n", "rate/s", "sent", "ok",
+  std::printf("%8s %8s %8s %7s %10s | %8s %8s %8s %9s | %8s %8s | %8s %6s | %6s %6s %6s %6s\n", "rate/s", "sent", "ok",
               "errors", "done/s", "ttft p50", "p90", "p99", "max (ms)", "done p50", "p99", "lag p99", "conns", "server",
-              "client (cores)");
+              "db", "client", "idle (cores)");
   bool all_ok = true;
   for (std::size_t index = 0; index < options.rates.size(); ++index) {
     const double rate = options.rates[index];
@@ -257,12 +262,17 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
     step.measure_from = after(step.t0, options.warmup_s);
     step.measure_to = after(step.measure_from, options.duration_s);
     // CPU used inside the measured window by the server and by this process, in cores.
-    double server_cpu[2] = {-1, -1}, client_cpu[2] = {-1, -1};
+    double server_cpu[2] = {-1, -1}, client_cpu[2] = {-1, -1}, machine_idle[2] = {-1, -1}, database_cpu[2] = {-1, -1};
     std::thread sampler([&] {
       for (int i = 0; i < 2; ++i) {
         std::this_thread::sleep_until(i == 0 ? step.measure_from : step.measure_to);
         if (common.server_pid > 0) server_cpu[i] = read_cpu_seconds(common.server_pid);
         client_cpu[i] = read_cpu_seconds(getpid());
+        machine_idle[i] = read_machine_idle_seconds();
+        for (long pid : common.database_pids) {
+          double used = read_tree_cpu_seconds(pid);
+          if (used >= 0) database_cpu[i] = std::max(database_cpu[i], 0.0) + used;
+        }
       }
     });
     std::mutex merge_lock;
@@ -276,6 +286,8 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
     auto cores = [&](const double* cpu) { return cpu[0] >= 0 && cpu[1] >= 0 ? (cpu[1] - cpu[0]) / options.duration_s : -1.0; };
     merged.server_cores = cores(server_cpu);
     merged.client_cores = cores(client_cpu);
+    merged.idle_cores = cores(machine_idle);
+    merged.database_cores = cores(database_cpu);
     print_row(rate, merged, options.duration_s);
     emit_json(common, step_json(common, options, rate, merged, setup.conversations.size()));
     std::fflush(stdout);

@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
+#include <optional>
 #include <iterator>
 #include <numeric>
 #include <sstream>
@@ -58,24 +60,62 @@ long read_rss_kib(long pid) {
   return -1;
 }
 
-double read_cpu_seconds(long pid) {
-  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+double read_machine_idle_seconds() {
+  std::ifstream in("/proc/stat");
+  std::string cpu;
+  double user = 0, nice = 0, system = 0, idle = -1, iowait = 0;
+  if (!(in >> cpu >> user >> nice >> system >> idle >> iowait) || cpu != "cpu") return -1;
+  return (idle + iowait) / static_cast<double>(sysconf(_SC_CLK_TCK));
+}
+
+namespace {
+
+// Fields 4 (ppid) and 14..17 (utime, stime, cutime, cstime) of /proc/PID/stat, in clock ticks.
+struct ProcStat {
+  long ppid = -1;
+  double own = 0;       // utime + stime
+  double children = 0;  // cutime + cstime: reaped children
+};
+
+std::optional<ProcStat> read_stat(const std::string& pid) {
+  std::ifstream in("/proc/" + pid + "/stat");
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   // The command name (field 2) may hold spaces; the fields after its closing parenthesis are plain.
   auto close = text.rfind(')');
-  if (close == std::string::npos) return -1;
+  if (close == std::string::npos || close + 2 > text.size()) return std::nullopt;
   std::istringstream fields(text.substr(close + 2));
   std::string field;
-  double utime = -1, stime = -1;
-  for (int i = 3; fields >> field; ++i) {
-    if (i == 14) utime = std::stod(field);
-    if (i == 15) {
-      stime = std::stod(field);
-      break;
-    }
+  ProcStat stat;
+  for (int i = 3; i <= 17 && fields >> field; ++i) {
+    if (i == 4) stat.ppid = std::stol(field);
+    if (i == 14 || i == 15) stat.own += std::stod(field);
+    if (i == 16 || i == 17) stat.children += std::stod(field);
   }
-  if (utime < 0 || stime < 0) return -1;
-  return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
+  if (stat.ppid < 0) return std::nullopt;
+  return stat;
+}
+
+double ticks() { return static_cast<double>(sysconf(_SC_CLK_TCK)); }
+
+}  // namespace
+
+double read_cpu_seconds(long pid) {
+  auto stat = read_stat(std::to_string(pid));
+  return stat ? stat->own / ticks() : -1;
+}
+
+double read_tree_cpu_seconds(long pid) {
+  auto root = read_stat(std::to_string(pid));
+  if (!root) return -1;
+  double total = root->own + root->children;
+  std::error_code ec;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc", ec)) {
+    const std::string name = entry.path().filename().string();
+    if (name.empty() || name.find_first_not_of("0123456789") != std::string::npos) continue;
+    auto stat = read_stat(name);
+    if (stat && stat->ppid == pid) total += stat->own;
+  }
+  return total / ticks();
 }
 
 }  // namespace chatscale::bench

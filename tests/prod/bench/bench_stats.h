@@ -41,7 +41,15 @@ std::string summary_json(const LatencySummary& s);
 // cannot be read.
 long read_rss_kib(long pid);
 
+// Seconds every CPU of the machine has spent idle (idle + iowait in /proc/stat) since boot; -1 when
+// it cannot be read. Two readings apart give the idle cores over that interval.
+double read_machine_idle_seconds();
+
 // CPU time (user + system) process `pid` has used, in seconds; -1 when it cannot be read.
 double read_cpu_seconds(long pid);
+
+// CPU time of process `pid` and of its live children (PostgreSQL's backends are children of the
+// postmaster), plus the children it has already reaped, in seconds; -1 when `pid` cannot be read.
+double read_tree_cpu_seconds(long pid);
 
 }  // namespace chatscale::bench

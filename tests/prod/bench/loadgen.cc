@@ -68,6 +68,7 @@ common:
   --json-out FILE              also append the JSON result lines to FILE
   --label S                    copied into the JSON lines
   --server-pid PID             the server's process: its CPU time per rate step, its VmRSS (streams)
+  --database-pids P[,P...]     PostgreSQL postmasters and redis-server: their CPU (children included) per rate step
 rate:
   --rate R[,R...]              messages/s, one step per value (required)
   --duration S (20)  --warmup S (5)  --drain-timeout S (30)
@@ -146,6 +147,14 @@ bool apply_flag(Parsed& p, const std::string& flag, const std::function<const ch
   else if (flag == "--batch") integer(p.streams.batch);
   else if (flag == "--batch-timeout") number(p.streams.batch_timeout_s);
   else if (flag == "--server-pid") integer(c.server_pid);
+  else if (flag == "--database-pids") {
+    std::stringstream list(text());
+    for (std::string item; error.empty() && std::getline(list, item, ',');) {
+      long pid = 0;
+      if (!parse_integer(item, pid) || pid <= 0) error = "--database-pids: not a process id: " + item;
+      c.database_pids.push_back(pid);
+    }
+  }
   else if (flag == "--source-addresses") integer(p.streams.source_addresses);
   else if (flag == "--no-stop") p.streams.stop_generations = false;
   else if (flag == "--stop-timeout") number(p.streams.stop_timeout_s);
