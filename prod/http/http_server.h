@@ -13,9 +13,12 @@
 //
 // Memory per connection: one task stack of task_stack_bytes (taken from malloc, touched only as deep
 // as the code goes; no guard page, so it must cover the deepest handler) plus a few KiB of buffers.
-// 64 KiB covers the server's own frames (a few KiB, TLS included) and a handler that works through
-// ports (database and hashing run on BlockingPool threads, not on this stack); the default is 4x that
-// under AddressSanitizer, whose redzones enlarge frames.
+// Measured high-water mark of a task stack (painted stack, Release): 9.5 KiB for a request whose
+// handler parses and serialises JSON, calls BlockingPool, waits on RealClock and streams; 20 KiB over
+// TLS (the handshake runs partly on it). The 64 KiB default leaves 44 KiB or more for deeper handlers
+// (database and hashing run on BlockingPool threads, not on this stack); 4x under AddressSanitizer,
+// whose redzones enlarge frames. 19,000 idle SSE streams on 2 I/O threads held 18.6 KiB of RSS each
+// over plain TCP and 107 KiB each over TLS (Asio's SSL engine keeps about 68 KiB of fixed buffers).
 //
 // Logs (stderr, "http: ..."): start, stop, server-side errors (accept failures, handler exceptions,
 // with the peer address); never request or message contents; client protocol errors are not logged.
