@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/gpu_command.h"
 #include "prod/db/migrate_command.h"
+#include "prod/serve/serve_command.h"
 #include "sim/runner/sim_command.h"
 
 namespace {
@@ -26,6 +27,8 @@ const Command kCommands[] = {
      chatscale::cli::plan_command},
     {"moderate", "classify texts with the moderation component, or measure it on a labelled set",
      chatscale::cli::moderate_command},
+    {"serve", "run the chat service (HTTP API, SSE streams, OpenAI-compatible API) from serve.yaml",
+     chatscale::serve::serve_command},
     {"migrate", "apply the PostgreSQL schema migrations embedded in this binary (--dsn DSN or --config serve.yaml)",
      chatscale::db::migrate_command},
 };

@@ -1,0 +1,98 @@
+#include "prod/serve/serve_command.h"
+
+#include <pthread.h>
+#include <signal.h>
+
+#include <atomic>
+#include <ctime>
+#include <iostream>
+#include <thread>
+
+#include "cli/args.h"
+#include "cli/commands.h"
+#include "prod/serve/chat_server.h"
+
+namespace chatscale::serve {
+namespace {
+
+sigset_t stop_signals() {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  return set;
+}
+
+// Waits for SIGINT/SIGTERM on a thread of its own (the signals are blocked in every other thread):
+// the first drains the server, the second stops it at once.
+class SignalWatcher {
+ public:
+  explicit SignalWatcher(ChatServer& server)
+      : thread_([this, &server] {
+          sigset_t set = stop_signals();
+          timespec tick{0, 200'000'000};
+          int seen = 0;
+          while (!done_.load()) {
+            int sig = sigtimedwait(&set, nullptr, &tick);
+            if (sig != SIGINT && sig != SIGTERM) continue;
+            std::cerr << "serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
+                      << (seen == 0 ? ": draining (signal again to stop at once)\n" : ": stopping now\n");
+            server.shutdown(/*graceful=*/seen++ == 0);
+          }
+        }) {}
+  ~SignalWatcher() {
+    done_.store(true);
+    thread_.join();
+  }
+
+ private:
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
+}  // namespace
+
+int serve_command(const std::vector<std::string>& args) {
+  std::string config_path;
+  std::int64_t port = -1;
+  cli::ArgParser parser("chatscale serve",
+                        "Runs the chat service: HTTP API with SSE streams, an OpenAI-compatible\n"
+                        "/v1/chat/completions, /healthz, /readyz and /metrics, configured by serve.yaml\n"
+                        "(see prod/serve/serve_config.h). SIGINT/SIGTERM drain it gracefully.");
+  parser.option("--config", "FILE", &config_path, "the serve.yaml to run (required)");
+  parser.option("--port", "P", &port, "listen on this port instead of listen.port (0: any free port)");
+  if (Status s = parser.parse(args); !s.is_ok()) return cli::report_bad_input("serve", s.message());
+  if (parser.help_requested()) {
+    std::cout << parser.usage();
+    return cli::kExitOk;
+  }
+  if (config_path.empty()) return cli::report_bad_input("serve", "--config FILE is required (see chatscale serve --help)");
+  if (port < -1 || port > 65535) return cli::report_bad_input("serve", "--port: must be between 0 and 65535");
+  auto config = load_serve_config(config_path);
+  if (!config.is_ok()) return cli::report_bad_input("serve", config.status().message());
+  if (port >= 0) config->listen.port = static_cast<int>(port);
+
+  // Before any thread exists, so that every thread inherits the mask and only the watcher gets them.
+  sigset_t signals = stop_signals();
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  auto server = ChatServer::create(std::move(config).value(), std::cerr);
+  if (!server.is_ok()) {
+    std::cerr << "serve: " << server.status().message() << "\n";
+    return server.status().code() == StatusCode::kInvalidArgument ? cli::kExitBadInput : cli::kExitFailure;
+  }
+  auto& chat = **server;
+  if (Status started = chat.start(); !started.is_ok()) {
+    std::cerr << "serve: " << started.message() << "\n";
+    return cli::kExitFailure;
+  }
+  std::cout << "listening on " << chat.host() << ":" << chat.port() << std::endl;
+  {
+    SignalWatcher watcher(chat);
+    chat.run();
+  }
+  std::cerr << "serve: stopped\n";
+  return cli::kExitOk;
+}
+
+}  // namespace chatscale::serve
