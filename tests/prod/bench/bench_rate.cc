@@ -45,10 +45,7 @@ struct StepResult {
   std::size_t ok = 0;
   std::size_t done_in_window = 0;  // answers (measured or not) that completed inside the window
   std::size_t connections_opened = 0;
-  double server_cores = -1;  // CPU the server used in the window, in cores (-1: unknown)
-  double client_cores = -1;
-  double idle_cores = -1;    // the whole machine's idle CPU in the window, in cores
-  double database_cores = -1;  // PostgreSQL (primary, replicas) and Redis, in cores
+  CpuUse cpu;  // in the measured window
 
   void merge(const StepResult& other) {
     for (double v : other.ttft.values()) ttft.add(v);
@@ -200,10 +197,10 @@ std::string step_json(const CommonOptions& common, const RateOptions& options, d
                       {"achieved_per_s", static_cast<double>(r.done_in_window) / options.duration_s},
                       {"connections_opened", r.connections_opened},
                       {"client_rss_kib", read_rss_kib(0)},
-                      {"server_cpu_cores", r.server_cores},
-                      {"client_cpu_cores", r.client_cores},
-                      {"machine_idle_cores", r.idle_cores},
-                      {"database_cpu_cores", r.database_cores}};
+                      {"server_cpu_cores", r.cpu.server_cores},
+                      {"client_cpu_cores", r.cpu.client_cores},
+                      {"machine_idle_cores", r.cpu.idle_cores},
+                      {"database_cpu_cores", r.cpu.database_cores}};
   for (auto& [status, n] : r.statuses) j["statuses"][std::to_string(status)] = n;
   for (auto& [kind, n] : r.errors) j["error_kinds"][kind] = {{"count", n}, {"example", r.error_examples.at(kind)}};
   j["ttft"] = nlohmann::json::parse(summary_json(r.ttft.summarize()));
@@ -218,8 +215,8 @@ void print_row(double rate, const StepResult& r, double duration_s) {
   auto lag = r.lag.summarize();
   std::printf("%8.0f %8zu %8zu %7zu %10.1f | %8.2f %8.2f %8.2f %9.2f | %8.2f %8.2f | %8.2f %6zu | %6.2f %6.2f %6.2f %6.2f\n",
               rate, r.sent, r.ok, r.sent - r.ok, static_cast<double>(r.done_in_window) / duration_s, t.p50_ms, t.p90_ms,
-              t.p99_ms, t.max_ms, d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened, r.server_cores,
-              r.database_cores, r.client_cores, r.idle_cores);
+              t.p99_ms, t.max_ms, d.p50_ms, d.p99_ms, lag.p99_ms, r.connections_opened, r.cpu.server_cores,
+              r.cpu.database_cores, r.cpu.client_cores, r.cpu.idle_cores);
   std::fflush(stdout);
 }
 
@@ -261,18 +258,12 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
     step.t0 = after(SteadyClock::now(), 0.2);
     step.measure_from = after(step.t0, options.warmup_s);
     step.measure_to = after(step.measure_from, options.duration_s);
-    // CPU used inside the measured window by the server and by this process, in cores.
-    double server_cpu[2] = {-1, -1}, client_cpu[2] = {-1, -1}, machine_idle[2] = {-1, -1}, database_cpu[2] = {-1, -1};
+    // CPU used inside the measured window by the server, the databases, this process; the idle rest.
+    CpuReading cpu[2];
     std::thread sampler([&] {
       for (int i = 0; i < 2; ++i) {
         std::this_thread::sleep_until(i == 0 ? step.measure_from : step.measure_to);
-        if (common.server_pid > 0) server_cpu[i] = read_cpu_seconds(common.server_pid);
-        client_cpu[i] = read_cpu_seconds(getpid());
-        machine_idle[i] = read_machine_idle_seconds();
-        for (long pid : common.database_pids) {
-          double used = read_tree_cpu_seconds(pid);
-          if (used >= 0) database_cpu[i] = std::max(database_cpu[i], 0.0) + used;
-        }
+        cpu[i] = read_cpu(common.server_pid, common.database_pids);
       }
     });
     std::mutex merge_lock;
@@ -283,11 +274,7 @@ int run_rate(const CommonOptions& common, const RateOptions& options) {
       merged.merge(part);
     });
     sampler.join();
-    auto cores = [&](const double* cpu) { return cpu[0] >= 0 && cpu[1] >= 0 ? (cpu[1] - cpu[0]) / options.duration_s : -1.0; };
-    merged.server_cores = cores(server_cpu);
-    merged.client_cores = cores(client_cpu);
-    merged.idle_cores = cores(machine_idle);
-    merged.database_cores = cores(database_cpu);
+    merged.cpu = cpu_between(cpu[0], cpu[1], options.duration_s);
     print_row(rate, merged, options.duration_s);
     emit_json(common, step_json(common, options, rate, merged, setup.conversations.size()));
     std::fflush(stdout);

@@ -118,4 +118,22 @@ double read_tree_cpu_seconds(long pid) {
   return total / ticks();
 }
 
+CpuReading read_cpu(long server_pid, const std::vector<long>& database_pids) {
+  CpuReading r;
+  if (server_pid > 0) r.server = read_cpu_seconds(server_pid);
+  for (long pid : database_pids) {
+    double used = read_tree_cpu_seconds(pid);
+    if (used >= 0) r.database = std::max(r.database, 0.0) + used;
+  }
+  r.client = read_cpu_seconds(getpid());
+  r.idle = read_machine_idle_seconds();
+  return r;
+}
+
+CpuUse cpu_between(const CpuReading& from, const CpuReading& to, double seconds) {
+  auto cores = [seconds](double a, double b) { return a >= 0 && b >= 0 && seconds > 0 ? (b - a) / seconds : -1.0; };
+  return {cores(from.server, to.server), cores(from.database, to.database), cores(from.client, to.client),
+          cores(from.idle, to.idle)};
+}
+
 }  // namespace chatscale::bench

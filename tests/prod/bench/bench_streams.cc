@@ -38,6 +38,7 @@ struct StreamsReport {
   std::size_t stop_failed = 0;   // answered otherwise, or timed out
   std::size_t stop_skipped = 0;  // not tried: stop_timeout_s ran out
   double stop_s = 0;
+  CpuUse hold_cpu;  // while the streams were held
 };
 
 class StreamsRun {
@@ -52,8 +53,10 @@ class StreamsRun {
     auto hold_start = SteadyClock::now();
     report.ramp_s = std::chrono::duration<double>(hold_start - ramp_start).count();
     std::size_t deltas_before = deltas_;
+    CpuReading cpu_before = read_cpu(common_.server_pid, common_.database_pids);
     co_await sleep(options_.hold_s);
     report.hold_s = std::chrono::duration<double>(SteadyClock::now() - hold_start).count();
+    report.hold_cpu = cpu_between(cpu_before, read_cpu(common_.server_pid, common_.database_pids), report.hold_s);
     report.deltas_during_hold = deltas_ - deltas_before;
     report.rss_after_kib = common_.server_pid > 0 ? read_rss_kib(common_.server_pid) : -1;
     report.client_rss_kib = read_rss_kib(0);
@@ -206,7 +209,11 @@ std::string report_json(const CommonOptions& common, const StreamsOptions& optio
                       {"stopped", r.stopped},
                       {"stop_failed", r.stop_failed},
                       {"stop_skipped", r.stop_skipped},
-                      {"stop_s", r.stop_s}};
+                      {"stop_s", r.stop_s},
+                      {"hold_server_cpu_cores", r.hold_cpu.server_cores},
+                      {"hold_database_cpu_cores", r.hold_cpu.database_cores},
+                      {"hold_client_cpu_cores", r.hold_cpu.client_cores},
+                      {"hold_machine_idle_cores", r.hold_cpu.idle_cores}};
   for (auto& [kind, n] : r.failures) j["failures"][kind] = n;
   return j.dump();
 }
@@ -249,6 +256,9 @@ int run_streams(const CommonOptions& common, const StreamsOptions& options) {
               report.ended_early, report.rss_before_kib, report.rss_after_kib,
               report.open_at_end ? static_cast<double>(grown) / static_cast<double>(report.open_at_end) : 0.0,
               report.deltas_during_hold, report.stopped, report.stop_s, report.stop_failed, report.stop_skipped);
+  std::printf("  during the hold: server %.2f, PostgreSQL + Redis %.2f, load generator %.2f cores; %.2f idle\n",
+              report.hold_cpu.server_cores, report.hold_cpu.database_cores, report.hold_cpu.client_cores,
+              report.hold_cpu.idle_cores);
   for (auto& [kind, n] : report.failures) std::printf("  %7zu  %s\n", n, kind.c_str());
   std::fflush(stdout);
   emit_json(common, report_json(common, options, report));
