@@ -7,7 +7,7 @@
 //   ... sleep dt ...
 //   auto sampled = replica.end_iteration(now + *dt);
 //
-// Ownership: owns its scheduler; borrows the time model and shape (they must outlive it).
+// Ownership: owns its scheduler and a copy of the shape; borrows the time model (it must outlive it).
 // Thread-safety: none; one engine actor owns a replica. Failure: enqueue refusals are Status values
 // (Unavailable: waiting queue full; InvalidArgument: a request that can never fit).
 #pragma once
@@ -75,7 +75,7 @@ class EngineReplica {
   double last_iteration_s() const { return last_iteration_s_; }
 
  private:
-  const ModelShape& shape_;
+  const ModelShape shape_;  // a copy: callers often pass a temporary
   const IterationTimeModel& model_;
   EngineReplicaConfig config_;
   Scheduler scheduler_;

@@ -18,8 +18,8 @@
 // answer's length and whether it trips output moderation are drawn here (the backend is the model).
 // A stream wakes only at its own events (first token, chunk, end), never per iteration.
 //
-// Spawner: how the cluster starts its engine actors (SimGrid actors in the runner). Ownership: borrows
-// the clock, shape and time model; owns its engines, streams' shared state and size draws.
+// Spawner: how the cluster starts its engine actors (SimGrid actors in the runner). Ownership: copies
+// the shape, borrows the clock and time model; owns its engines, streams' shared state and size draws.
 // Thread-safety: one simulation thread (SimGrid runs one actor at a time).
 #pragma once
 
@@ -114,7 +114,7 @@ class SimGpuCluster : public InferenceBackend {
   Clock& clock_;
   Spawner spawner_;
   GpuClusterConfig config_;
-  const ModelShape& shape_;
+  const ModelShape shape_;  // a copy: callers often pass a temporary
   const IterationTimeModel& model_;
   MessageSizes sizes_;
   TrafficRng rng_;
