@@ -1,7 +1,6 @@
 # chatscale_loadgen: the HTTP load generator behind scripts/bench-serve (not a unit test). A client
 # only: Boost.Asio/Beast and nlohmann-json, no link to the service's own code, so it measures the
-# server from outside exactly as a client sees it. Included by this folder's CMakeLists.txt (or, until
-# tests/prod/CMakeLists.txt lists `bench`, by join_build.cmake), hence the absolute source paths.
+# server from outside exactly as a client sees it. Included by this folder's CMakeLists.txt.
 find_package(Boost 1.74 REQUIRED)
 find_package(nlohmann_json 3 REQUIRED)
 find_package(Threads REQUIRED)
