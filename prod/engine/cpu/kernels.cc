@@ -1,0 +1,202 @@
+#include "prod/engine/cpu/kernels.h"
+
+#include <immintrin.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstdlib>
+
+namespace chatscale::engine::cpu {
+namespace {
+
+constexpr int kTileRows = 4;  // weight rows dequantised and multiplied together
+
+// ---- plain C++ ------------------------------------------------------------------------------------
+
+float dot_plain(const float* a, const float* b, std::int64_t n) {
+  float acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) {
+    for (int j = 0; j < 8; ++j) acc[j] += a[i + j] * b[i + j];
+  }
+  float s = ((acc[0] + acc[4]) + (acc[1] + acc[5])) + ((acc[2] + acc[6]) + (acc[3] + acc[7]));
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+// ---- AVX2 / FMA / F16C ----------------------------------------------------------------------------
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define CS_HAVE_X86_SIMD 1
+
+__attribute__((target("avx2,fma,f16c"))) inline float hsum(__m256 v) {
+  const __m128 lo = _mm256_castps256_ps128(v);
+  const __m128 hi = _mm256_extractf128_ps(v, 1);
+  __m128 s = _mm_add_ps(lo, hi);                 // (0+4, 1+5, 2+6, 3+7)
+  s = _mm_add_ps(s, _mm_movehl_ps(s, s));        // (0+4)+(2+6), (1+5)+(3+7)
+  s = _mm_add_ss(s, _mm_shuffle_ps(s, s, 0x55));
+  return _mm_cvtss_f32(s);
+}
+
+__attribute__((target("avx2,fma,f16c"))) float dot_avx2(const float* a, const float* b, std::int64_t n) {
+  __m256 acc = _mm256_setzero_ps();
+  std::int64_t i = 0;
+  for (; i + 8 <= n; i += 8) acc = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), _mm256_loadu_ps(b + i), acc);
+  float s = hsum(acc);
+  for (; i < n; ++i) s += a[i] * b[i];
+  return s;
+}
+
+__attribute__((target("avx2,fma,f16c"))) void dequantize_avx2(DType t, const void* src, float* dst,
+                                                               std::int64_t n) {
+  std::int64_t i = 0;
+  if (t == DType::kF16) {
+    const auto* s = static_cast<const std::uint16_t*>(src);
+    for (; i + 8 <= n; i += 8) {
+      const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
+      _mm256_storeu_ps(dst + i, _mm256_cvtph_ps(h));
+    }
+    for (; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+  } else if (t == DType::kBF16) {
+    const auto* s = static_cast<const std::uint16_t*>(src);
+    for (; i + 8 <= n; i += 8) {
+      const __m256i w = _mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i)));
+      _mm256_storeu_ps(dst + i, _mm256_castsi256_ps(_mm256_slli_epi32(w, 16)));
+    }
+    for (; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+  } else if (t == DType::kQ8_0) {
+    const auto* b = static_cast<const BlockQ8_0*>(src);
+    for (std::int64_t k = 0; k < n / kQ8BlockSize; ++k) {
+      const __m256 d = _mm256_set1_ps(f16_to_f32(b[k].d));
+      for (int j = 0; j < kQ8BlockSize; j += 8) {
+        const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[k].qs + j));
+        const __m256 f = _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q));
+        _mm256_storeu_ps(dst + k * kQ8BlockSize + j, _mm256_mul_ps(d, f));
+      }
+    }
+  } else {
+    dequantize(t, src, dst, n);
+  }
+}
+
+// out[t * os + r] for rows[0..nr) against tokens; one accumulator per (row, token).
+__attribute__((target("avx2,fma,f16c"))) void tile_avx2(const float* const* rows, int nr, std::int64_t in,
+                                                         const float* x, std::int64_t xs, std::int64_t tokens,
+                                                         float* out, std::int64_t os) {
+  const std::int64_t vec_end = in / 8 * 8;
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    const float* xt = x + t * xs;
+    if (nr == kTileRows) {
+      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
+             a3 = _mm256_setzero_ps();
+      for (std::int64_t i = 0; i < vec_end; i += 8) {
+        const __m256 xv = _mm256_loadu_ps(xt + i);
+        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[0] + i), xv, a0);
+        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[1] + i), xv, a1);
+        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[2] + i), xv, a2);
+        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[3] + i), xv, a3);
+      }
+      const __m256 acc[kTileRows] = {a0, a1, a2, a3};
+      for (int r = 0; r < kTileRows; ++r) {
+        float s = hsum(acc[r]);
+        for (std::int64_t i = vec_end; i < in; ++i) s += rows[r][i] * xt[i];
+        out[t * os + r] = s;
+      }
+    } else {
+      for (int r = 0; r < nr; ++r) out[t * os + r] = dot_avx2(rows[r], xt, in);
+    }
+  }
+}
+#endif
+
+void tile_plain(const float* const* rows, int nr, std::int64_t in, const float* x, std::int64_t xs,
+                std::int64_t tokens, float* out, std::int64_t os) {
+  for (std::int64_t t = 0; t < tokens; ++t) {
+    for (int r = 0; r < nr; ++r) out[t * os + r] = dot_plain(rows[r], x + t * xs, in);
+  }
+}
+
+bool detect_simd() {
+#ifdef CS_HAVE_X86_SIMD
+  if (std::getenv("CHATSCALE_CPU_NO_AVX2") != nullptr) return false;
+  __builtin_cpu_init();
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c");
+#else
+  return false;
+#endif
+}
+
+void tile(const float* const* rows, int nr, std::int64_t in, const float* x, std::int64_t xs,
+          std::int64_t tokens, float* out, std::int64_t os) {
+#ifdef CS_HAVE_X86_SIMD
+  if (simd_enabled()) return tile_avx2(rows, nr, in, x, xs, tokens, out, os);
+#endif
+  tile_plain(rows, nr, in, x, xs, tokens, out, os);
+}
+
+// Token blocking: a block of tokens' activations stays in cache while a tile of rows sweeps it.
+constexpr std::int64_t kTokenBlock = 64;
+
+void matmul_rows(const TensorView& w, const float* x, std::int64_t xs, std::int64_t tokens, float* out,
+                 std::int64_t os, std::int64_t begin, std::int64_t end, std::vector<float>& buf) {
+  const std::int64_t in = w.cols();
+  const bool direct = w.dtype == DType::kF32;
+  if (!direct) buf.resize(static_cast<std::size_t>(in * kTileRows));
+  for (std::int64_t r0 = begin; r0 < end; r0 += kTileRows) {
+    const int nr = static_cast<int>(std::min<std::int64_t>(kTileRows, end - r0));
+    const float* rows[kTileRows] = {nullptr, nullptr, nullptr, nullptr};
+    for (int r = 0; r < nr; ++r) {
+      if (direct) {
+        rows[r] = static_cast<const float*>(w.row(r0 + r));
+      } else {
+        dequantize_row(w, r0 + r, buf.data() + r * in);
+        rows[r] = buf.data() + r * in;
+      }
+    }
+    for (std::int64_t t0 = 0; t0 < tokens; t0 += kTokenBlock) {
+      const std::int64_t nt = std::min(kTokenBlock, tokens - t0);
+      tile(rows, nr, in, x + t0 * xs, xs, nt, out + t0 * os + r0, os);
+    }
+  }
+}
+
+}  // namespace
+
+bool simd_enabled() {
+  static const bool enabled = detect_simd();
+  return enabled;
+}
+
+void dequantize_row(const TensorView& w, std::int64_t r, float* dst) {
+#ifdef CS_HAVE_X86_SIMD
+  if (simd_enabled()) return dequantize_avx2(w.dtype, w.row(r), dst, w.cols());
+#endif
+  dequantize(w.dtype, w.row(r), dst, w.cols());
+}
+
+float dot(const float* a, const float* b, std::int64_t n) {
+#ifdef CS_HAVE_X86_SIMD
+  if (simd_enabled()) return dot_avx2(a, b, n);
+#endif
+  return dot_plain(a, b, n);
+}
+
+void matmul(const TensorView& w, const float* x, std::int64_t x_stride, std::int64_t tokens, float* out,
+            std::int64_t out_stride, ThreadPool& pool, std::vector<std::vector<float>>& scratch) {
+  scratch.resize(static_cast<std::size_t>(pool.size()));
+  // Chunks of whole row tiles, so each thread's rows start on a tile boundary.
+  const std::int64_t tiles = (w.rows() + kTileRows - 1) / kTileRows;
+  pool.parallel_for(tiles, [&](std::int64_t b, std::int64_t e, int worker) {
+    matmul_rows(w, x, x_stride, tokens, out, out_stride, b * kTileRows, std::min(e * kTileRows, w.rows()),
+                scratch[static_cast<std::size_t>(worker)]);
+  });
+}
+
+void rmsnorm(const float* x, const float* weight, std::int64_t n, float eps, float* y) {
+  double ss = 0;
+  for (std::int64_t i = 0; i < n; ++i) ss += static_cast<double>(x[i]) * x[i];
+  const float scale = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+  for (std::int64_t i = 0; i < n; ++i) y[i] = x[i] * scale * weight[i];
+}
+
+}  // namespace chatscale::engine::cpu

@@ -1,0 +1,123 @@
+#include "prod/engine/cpu/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace chatscale::engine {
+namespace {
+
+std::uint64_t splitmix64(std::uint64_t& x) {
+  std::uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+struct Cand {
+  float logit;
+  std::int32_t id;
+};
+
+// Higher logit first, lower id on ties.
+bool before(const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
+
+}  // namespace
+
+Rng64::Rng64(std::uint64_t seed) {
+  for (auto& w : s_) w = splitmix64(seed);
+}
+
+std::uint64_t Rng64::next() {
+  const std::uint64_t result = rotl(s_[1] * 5, 7) * 9;
+  const std::uint64_t t = s_[1] << 17;
+  s_[2] ^= s_[0];
+  s_[3] ^= s_[1];
+  s_[1] ^= s_[2];
+  s_[0] ^= s_[3];
+  s_[2] ^= t;
+  s_[3] = rotl(s_[3], 45);
+  return result;
+}
+
+double Rng64::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+std::int32_t argmax(std::span<const float> logits) {
+  if (logits.empty()) return -1;
+  std::size_t best = 0;
+  for (std::size_t i = 1; i < logits.size(); ++i) {
+    if (logits[i] > logits[best]) best = i;
+  }
+  return static_cast<std::int32_t>(best);
+}
+
+Result<Sampler> Sampler::create(const SamplingParams& p) {
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature)) {
+    return invalid_argument("temperature " + std::to_string(p.temperature) + " must be finite and >= 0");
+  }
+  if (p.top_k < 0) return invalid_argument("top_k " + std::to_string(p.top_k) + " must be >= 0");
+  if (!(p.top_p > 0 && p.top_p <= 1)) return invalid_argument("top_p " + std::to_string(p.top_p) + " must be in (0, 1]");
+  if (!(p.min_p >= 0 && p.min_p <= 1)) return invalid_argument("min_p " + std::to_string(p.min_p) + " must be in [0, 1]");
+  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty)) {
+    return invalid_argument("repetition_penalty " + std::to_string(p.repetition_penalty) + " must be > 0");
+  }
+  return Sampler(p);
+}
+
+std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std::int32_t> recent) {
+  if (logits.empty()) return -1;
+  const auto n = static_cast<std::int32_t>(logits.size());
+  std::vector<Cand> c(logits.size());
+  for (std::int32_t i = 0; i < n; ++i) c[static_cast<std::size_t>(i)] = {logits[static_cast<std::size_t>(i)], i};
+  if (params_.repetition_penalty != 1.0f) {
+    std::vector<bool> done(logits.size(), false);
+    for (std::int32_t t : recent) {
+      if (t < 0 || t >= n || done[static_cast<std::size_t>(t)]) continue;
+      done[static_cast<std::size_t>(t)] = true;
+      float& l = c[static_cast<std::size_t>(t)].logit;
+      l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
+    }
+  }
+  if (params_.temperature == 0.0f) {
+    return std::min_element(c.begin(), c.end(), before)->id;
+  }
+  std::size_t keep = c.size();
+  if (params_.top_k > 0 && static_cast<std::size_t>(params_.top_k) < keep) {
+    keep = static_cast<std::size_t>(params_.top_k);
+    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), c.end(), before);
+  } else {
+    std::sort(c.begin(), c.end(), before);
+  }
+  c.resize(keep);
+  // Softmax of logit / temperature over the survivors, in double, largest first.
+  std::vector<double> p(keep);
+  const double inv_t = 1.0 / params_.temperature, mx = c[0].logit;
+  double sum = 0;
+  for (std::size_t i = 0; i < keep; ++i) sum += (p[i] = std::exp((c[i].logit - mx) * inv_t));
+  if (params_.top_p < 1.0f) {
+    double cum = 0;
+    std::size_t k = 0;
+    while (k < keep && cum < params_.top_p * sum) cum += p[k++];
+    keep = std::max<std::size_t>(k, 1);
+  }
+  if (params_.min_p > 0.0f) {
+    std::size_t k = 1;
+    while (k < keep && p[k] >= params_.min_p * p[0]) ++k;
+    keep = k;
+  }
+  sum = 0;
+  for (std::size_t i = 0; i < keep; ++i) sum += p[i];
+  const double u = rng_.uniform() * sum;
+  double cum = 0;
+  for (std::size_t i = 0; i < keep; ++i) {
+    cum += p[i];
+    if (u < cum) return c[i].id;
+  }
+  return c[keep - 1].id;
+}
+
+}  // namespace chatscale::engine
