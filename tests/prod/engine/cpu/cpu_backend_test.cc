@@ -77,7 +77,8 @@ float max_abs(std::span<const float> a) {
 
 // The backend equals the reference for prefill and each decode step; the only difference is the
 // order of f32 summation (both read the same stored weights), so a tight bound holds for every dtype:
-// max |diff| <= 2e-4 x max |logit|.
+// max |diff| <= 2e-5 x max |logit| (observed ~5e-7 with logits ~2; a wrong GQA head
+// mapping gives ~0.5).
 void expect_matches_reference(const RandomModel& m) {
   auto ref = ReferenceModel::create(m.config, m.weights);
   ASSERT_TRUE(ref.is_ok()) << ref.status().message();
@@ -97,7 +98,7 @@ void expect_matches_reference(const RandomModel& m) {
     auto got = be.forward(b, cache);
     ASSERT_TRUE(got.is_ok()) << got.status().message();
     const float scale = std::max(1.0f, max_abs(*want));
-    EXPECT_LE(max_abs_diff(got->values, *want), 2e-4f * scale) << "after " << at + n << " tokens";
+    EXPECT_LE(max_abs_diff(got->values, *want), 2e-5f * scale) << "after " << at + n << " tokens";
     EXPECT_EQ(argmax(got->values), argmax(*want));
     at += n;
   }
