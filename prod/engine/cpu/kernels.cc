@@ -79,32 +79,46 @@ __attribute__((target("avx2,fma,f16c"))) void dequantize_avx2(DType t, const voi
   }
 }
 
-// out[t * os + r] for rows[0..nr) against tokens; one accumulator per (row, token).
+// Four rows against three tokens: 12 accumulators, 7 loads per 12 FMAs.
+__attribute__((target("avx2,fma,f16c"))) void tile_4x3_avx2(const float* const* rows, std::int64_t in,
+                                                              const float* x, std::int64_t xs, float* out,
+                                                              std::int64_t os) {
+  const std::int64_t vec_end = in / 8 * 8;
+  __m256 acc[3][kTileRows];
+  for (auto& a : acc) {
+    for (auto& v : a) v = _mm256_setzero_ps();
+  }
+  for (std::int64_t i = 0; i < vec_end; i += 8) {
+    const __m256 w0 = _mm256_loadu_ps(rows[0] + i), w1 = _mm256_loadu_ps(rows[1] + i),
+                 w2 = _mm256_loadu_ps(rows[2] + i), w3 = _mm256_loadu_ps(rows[3] + i);
+    for (int t = 0; t < 3; ++t) {
+      const __m256 xv = _mm256_loadu_ps(x + t * xs + i);
+      acc[t][0] = _mm256_fmadd_ps(w0, xv, acc[t][0]);
+      acc[t][1] = _mm256_fmadd_ps(w1, xv, acc[t][1]);
+      acc[t][2] = _mm256_fmadd_ps(w2, xv, acc[t][2]);
+      acc[t][3] = _mm256_fmadd_ps(w3, xv, acc[t][3]);
+    }
+  }
+  for (int t = 0; t < 3; ++t) {
+    for (int r = 0; r < kTileRows; ++r) {
+      float s = hsum(acc[t][r]);
+      for (std::int64_t i = vec_end; i < in; ++i) s += rows[r][i] * x[t * xs + i];
+      out[t * os + r] = s;
+    }
+  }
+}
+
+// out[t * os + r] for rows[0..nr) against tokens; one accumulator per (row, token), each with the
+// same sequence of operations as dot_avx2, so the grouping never changes a result.
 __attribute__((target("avx2,fma,f16c"))) void tile_avx2(const float* const* rows, int nr, std::int64_t in,
                                                          const float* x, std::int64_t xs, std::int64_t tokens,
                                                          float* out, std::int64_t os) {
-  const std::int64_t vec_end = in / 8 * 8;
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    const float* xt = x + t * xs;
-    if (nr == kTileRows) {
-      __m256 a0 = _mm256_setzero_ps(), a1 = _mm256_setzero_ps(), a2 = _mm256_setzero_ps(),
-             a3 = _mm256_setzero_ps();
-      for (std::int64_t i = 0; i < vec_end; i += 8) {
-        const __m256 xv = _mm256_loadu_ps(xt + i);
-        a0 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[0] + i), xv, a0);
-        a1 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[1] + i), xv, a1);
-        a2 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[2] + i), xv, a2);
-        a3 = _mm256_fmadd_ps(_mm256_loadu_ps(rows[3] + i), xv, a3);
-      }
-      const __m256 acc[kTileRows] = {a0, a1, a2, a3};
-      for (int r = 0; r < kTileRows; ++r) {
-        float s = hsum(acc[r]);
-        for (std::int64_t i = vec_end; i < in; ++i) s += rows[r][i] * xt[i];
-        out[t * os + r] = s;
-      }
-    } else {
-      for (int r = 0; r < nr; ++r) out[t * os + r] = dot_avx2(rows[r], xt, in);
-    }
+  std::int64_t t = 0;
+  if (nr == kTileRows) {
+    for (; t + 3 <= tokens; t += 3) tile_4x3_avx2(rows, in, x + t * xs, xs, out + t * os, os);
+  }
+  for (; t < tokens; ++t) {
+    for (int r = 0; r < nr; ++r) out[t * os + r] = dot_avx2(rows[r], x + t * xs, in);
   }
 }
 #endif
