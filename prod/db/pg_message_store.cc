@@ -131,6 +131,17 @@ Result<Lsn> PgStores::update_message(const std::string& owner_id, const Message&
   });
 }
 
+Result<std::int64_t> PgStores::end_stale_answers(double stale_after_s) {
+  if (!(stale_after_s >= 0)) return invalid_argument("end_stale_answers: stale_after_s must be >= 0");
+  std::int64_t ended = 0;
+  Result<Lsn> lsn = db_.write("end_stale_answers", [&](pqxx::transaction_base& tx) {
+    ended = static_cast<std::int64_t>(tx.exec_prepared("cs_msg_end_stale", f8(stale_after_s)).affected_rows());
+    return Status::ok();
+  });
+  if (!lsn.is_ok()) return lsn.status();
+  return ended;
+}
+
 Result<Message> PgStores::get_message(const std::string& owner_id, const std::string& conversation_id,
                                       const std::string& message_id, const ReadOptions& options) {
   if (has_nul(owner_id, conversation_id, message_id)) return not_found("message " + message_id + " not found");

@@ -64,6 +64,7 @@ class PgStores : public UserStore,
   // MessageStore
   Result<Written<Message>> append_message(const std::string& owner_id, const Message& message) override;
   Result<Lsn> update_message(const std::string& owner_id, const Message& message) override;
+  Result<std::int64_t> end_stale_answers(double stale_after_s) override;
   Result<Message> get_message(const std::string& owner_id, const std::string& conversation_id,
                               const std::string& message_id, const ReadOptions& options) override;
   Result<std::vector<Message>> recent_messages(const std::string& owner_id, const std::string& conversation_id,

@@ -47,8 +47,11 @@ const std::vector<std::pair<std::string, std::string>>& store_statements() {
        " RETURNING id"},
       {"cs_msg_update",
        "UPDATE messages m SET content = $4, status = $5, finish_reason = $6, prompt_tokens = $7,"
-       " completion_tokens = $8, moderation_categories = $9::jsonb FROM conversations c"
+       " completion_tokens = $8, moderation_categories = $9::jsonb, updated_at = now() FROM conversations c"
        " WHERE m.id = $1 AND m.conversation_id = $2 AND c.id = m.conversation_id AND c.owner_id = $3"},
+      {"cs_msg_end_stale",
+       "UPDATE messages SET status = 'partial', finish_reason = 'error', updated_at = now()"
+       " WHERE status = 'streaming' AND updated_at < now() - make_interval(secs => $1::float8)"},
       {"cs_msg_get",
        "SELECT m.id, m.conversation_id, m.seq, m.role, m.content, m.status, m.finish_reason, m.prompt_tokens,"
        " m.completion_tokens, coalesce(m.idempotency_key, ''), m.model, m.moderation_categories::text,"

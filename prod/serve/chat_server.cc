@@ -229,7 +229,31 @@ Status ChatServer::readiness() const {
   return Status::ok();
 }
 
-Status ChatServer::start() { return server_->start(); }
+Status ChatServer::start() {
+  CS_RETURN_IF_ERROR(server_->start());
+  if (pg_stores_) {
+    backend_stops_.push_back([this] { sweeper_stop_ = true; });
+    spawn_task(server_->io_context(), [this](TaskYield) { end_stale_answers(); });
+  }
+  return Status::ok();
+}
+
+void ChatServer::end_stale_answers() {
+  const double stale_after_s = orphan_after_s(config_.limits, config_.service);
+  const double every_s = std::clamp(stale_after_s / 2, 0.5, 30.0);
+  double next = clock_.now();  // at once: answers cut short by this instance's previous run
+  while (!sweeper_stop_) {
+    if (clock_.now() >= next) {
+      auto ended = pg_stores_->end_stale_answers(stale_after_s);
+      if (!ended.is_ok())
+        notices_ << "serve: ending stale answers failed (retrying): " << ended.status().message() << "\n";
+      else if (*ended > 0)
+        notices_ << "serve: marked " << *ended << " answer(s) left streaming by a stopped instance as partial\n";
+      next = clock_.now() + every_s;
+    }
+    clock_.sleep_for(0.2);
+  }
+}
 
 void ChatServer::run() { server_->run(); }
 

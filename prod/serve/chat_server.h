@@ -83,6 +83,9 @@ class ChatServer {
   void build_service();
   Status readiness() const;
   void drain();  // the graceful shutdown, as a task on the server's io_context
+  // With PostgreSQL: at start and then periodically, answers left streaming by a dead instance are
+  // marked partial (a task on the server's io_context, until the backends stop).
+  void end_stale_answers();
 
   ServeConfig config_;
   std::ostream& notices_;
@@ -119,6 +122,7 @@ class ChatServer {
   std::unique_ptr<api::CompletionFlow> completions_;
   std::unique_ptr<api::ApiContext> ctx_;
   std::atomic<int> shutdowns_{0};
+  std::atomic<bool> sweeper_stop_{false};
 };
 
 }  // namespace chatscale::serve

@@ -1,5 +1,7 @@
 #include "prod/serve/serve_config.h"
 
+#include <algorithm>
+
 #include <sodium.h>
 #include <unistd.h>
 
@@ -225,6 +227,7 @@ void read_limits(YamlMap& m, LimitsConfig& l) {
   m.integer("max_connections", l.max_connections, Range::between(1, 10'000'000));
   m.number("drain_timeout_s", l.drain_timeout_s, Range::at_least(0));
   m.number("resume_grace_s", l.resume_grace_s, Range::at_least(0));
+  m.number("orphan_after_s", l.orphan_after_s, Range::at_least(0));
 }
 
 void read_auth(YamlMap& m, AuthConfig& a) {
@@ -310,6 +313,13 @@ std::set<std::string> serve_config_key_paths() {
   YamlMap root(doc, YAML::Node(), "", 1);
   read_config(doc, root, [](const std::string&) { return std::optional<std::string>(); }, config);
   return doc.schema_paths();
+}
+
+double orphan_after_s(const LimitsConfig& limits, const MessageServiceConfig& service) {
+  if (limits.orphan_after_s > 0) return limits.orphan_after_s;
+  const double silent = std::max(service.first_token_timeout_s * std::max(service.max_backend_attempts, 1),
+                                 service.stall_timeout_s);
+  return silent + 2 * service.checkpoint_interval_s + 30;
 }
 
 }  // namespace chatscale::serve

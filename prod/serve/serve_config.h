@@ -23,9 +23,9 @@
 //   rate_limits: {<tier>: {requests_per_minute, tokens_per_minute, concurrent, max_output_tokens,
 //                          priority}}    absent = free and plus defaults; must define "free"
 //   limits: {max_header_bytes, max_body_bytes, read_timeout_s, write_timeout_s,
-//            max_stream_buffer_bytes, max_connections, drain_timeout_s, resume_grace_s}
+//            max_stream_buffer_bytes, max_connections, drain_timeout_s, resume_grace_s, orphan_after_s}
 //   auth: {access_token_ttl_s, refresh_token_ttl_s, password_hash: interactive|moderate|minimum}
-// (drain_timeout_s, resume_grace_s and the auth section extend the agreed schema.)
+// (drain_timeout_s, resume_grace_s, orphan_after_s and the auth section extend the agreed schema.)
 //
 // Ownership: plain values. Thread-safety: parse functions are pure apart from reading the files named
 // (tls) and the environment lookup they are given. Failure behaviour: InvalidArgument listing every
@@ -121,7 +121,15 @@ struct LimitsConfig {
   std::int64_t max_connections = 50000;
   double drain_timeout_s = 20;   // graceful stop: streams in flight may finish within this
   double resume_grace_s = 120;   // a finished generation stays resumable in memory this long
+  // An answer still 'streaming' this long after its last write belonged to an instance that died; it
+  // is marked partial (finish reason error). 0: derived from the service's timeouts (the longest a
+  // live generation can go unwritten, plus a margin; see orphan_after_s()).
+  double orphan_after_s = 0;
 };
+
+// limits.orphan_after_s, or when 0 the longest a live generation can go without a write (every
+// backend attempt's first-token timeout, or the stall timeout) plus two checkpoint intervals and 30 s.
+double orphan_after_s(const LimitsConfig& limits, const MessageServiceConfig& service);
 
 enum class PasswordHashCost { kInteractive, kModerate, kMinimum };
 

@@ -89,6 +89,14 @@ class MessageStore {
   virtual Result<PageOf<Message>> list_messages(const std::string& owner_id,
                                                 const std::string& conversation_id, const Page& page,
                                                 const ReadOptions& options) = 0;
+  // Ends answers left kStreaming by a service instance that died mid-generation (kill -9, power loss):
+  // every kStreaming message not written for `stale_after_s` seconds becomes kPartial with finish
+  // reason kError, keeping the text checkpointed so far. Returns how many were ended. A store that
+  // does not outlive its process has no such answers, hence the default.
+  virtual Result<std::int64_t> end_stale_answers(double stale_after_s) {
+    (void)stale_after_s;
+    return std::int64_t{0};
+  }
 };
 
 // API keys for bearer use. Keys are found by their hash; a revoked key is still found (revoked_at set)

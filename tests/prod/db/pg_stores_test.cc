@@ -98,6 +98,41 @@ TEST(PgStoresTest, NoPlaintextAtRest) {
   EXPECT_EQ(read->content, content);
 }
 
+// An answer left streaming (its writer died) is ended once it has gone unwritten for the stale time;
+// a fresh one, and finished ones, are left alone.
+TEST(PgStoresTest, StaleStreamingAnswersAreEndedAsPartial) {
+  test::PgFixture f(test::local_config(services()), {kOld});
+  ASSERT_TRUE(f.ok());
+  const std::string owner = "owner-" + test::unique_email("stale");
+  Stored s = store_one(*f.stores, owner, "t", "question");
+  Message answer;
+  answer.conversation_id = s.conversation.id;
+  answer.role = Role::kAssistant;
+  answer.status = MessageStatus::kStreaming;
+  answer.content = "half an ans";
+  answer.created_at = 300;
+  auto w = f.stores->append_message(owner, answer);
+  ASSERT_TRUE(w.is_ok()) << w.status().to_string();
+  auto fresh = f.stores->end_stale_answers(3600);
+  ASSERT_TRUE(fresh.is_ok()) << fresh.status().to_string();
+  auto still = f.stores->get_message(owner, s.conversation.id, w->value.id, kPrimary);
+  ASSERT_TRUE(still.is_ok());
+  EXPECT_EQ(still->status, MessageStatus::kStreaming) << "written just now: not stale after an hour's threshold";
+  sql("UPDATE messages SET updated_at = now() - interval '10 minutes' WHERE id = '" + w->value.id + "'");
+  auto ended = f.stores->end_stale_answers(60);
+  ASSERT_TRUE(ended.is_ok()) << ended.status().to_string();
+  EXPECT_GE(*ended, 1);
+  auto after = f.stores->get_message(owner, s.conversation.id, w->value.id, kPrimary);
+  ASSERT_TRUE(after.is_ok());
+  EXPECT_EQ(after->status, MessageStatus::kPartial);
+  EXPECT_EQ(after->finish_reason, FinishReason::kError);
+  EXPECT_EQ(after->content, "half an ans") << "the checkpointed text is kept";
+  auto user = f.stores->get_message(owner, s.conversation.id, s.message.id, kPrimary);
+  ASSERT_TRUE(user.is_ok());
+  EXPECT_EQ(user->status, MessageStatus::kComplete);
+  EXPECT_FALSE(f.stores->end_stale_answers(-1).is_ok());
+}
+
 TEST(PgStoresTest, CiphertextsAreBoundToTheirRows) {
   test::PgFixture f(test::local_config(services()), {kOld});
   ASSERT_TRUE(f.ok());
