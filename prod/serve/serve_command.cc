@@ -2,7 +2,9 @@
 
 #include <pthread.h>
 #include <signal.h>
+#include <sys/resource.h>
 
+#include <algorithm>
 #include <atomic>
 #include <ctime>
 #include <iostream>
@@ -50,6 +52,26 @@ class SignalWatcher {
   std::thread thread_;
 };
 
+// Every connection is a file descriptor: raises the soft open-files limit to max_connections plus a
+// reserve (database and Redis connections, logs, the listener), up to the hard limit, and beyond it
+// when the process may (root). Says so when the limit stays below what the configuration allows.
+void raise_open_files_limit(std::int64_t max_connections) {
+  constexpr rlim_t kReserve = 1024;
+  const rlim_t wanted = static_cast<rlim_t>(max_connections) + kReserve;
+  rlimit limit{};
+  if (getrlimit(RLIMIT_NOFILE, &limit) != 0 || limit.rlim_cur >= wanted) return;
+  rlimit raised{wanted, std::max(limit.rlim_max, wanted)};
+  if (setrlimit(RLIMIT_NOFILE, &raised) != 0) {
+    raised = {std::min(wanted, limit.rlim_max), limit.rlim_max};
+    if (raised.rlim_cur > limit.rlim_cur) setrlimit(RLIMIT_NOFILE, &raised);
+  }
+  getrlimit(RLIMIT_NOFILE, &limit);
+  if (limit.rlim_cur < wanted)
+    std::cerr << "serve: open-files limit " << limit.rlim_cur << " (hard " << limit.rlim_max << ") is below limits."
+              << "max_connections " << max_connections << " + " << kReserve
+              << ": raise it (ulimit -n) to hold that many streams\n";
+}
+
 }  // namespace
 
 int serve_command(const std::vector<std::string>& args) {
@@ -71,6 +93,7 @@ int serve_command(const std::vector<std::string>& args) {
   auto config = load_serve_config(config_path);
   if (!config.is_ok()) return cli::report_bad_input("serve", config.status().message());
   if (port >= 0) config->listen.port = static_cast<int>(port);
+  raise_open_files_limit(config->limits.max_connections);
 
   // Before any thread exists, so that every thread inherits the mask and only the watcher gets them.
   sigset_t signals = stop_signals();
