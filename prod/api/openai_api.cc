@@ -271,6 +271,15 @@ class OpenAiApi {
                   {"usage", usage_json(outcome.assistant_message.usage)}});
   }
 
+  // GET /v1/models: the one model this server serves (OpenAI's list shape), so that clients which
+  // list models first (or check one exists) work unchanged.
+  void models(http::HttpRequest& request, http::ResponseWriter& writer) {
+    Exchange ex(ctx_, request, writer);
+    if (!ex.authenticate(/*with_rate_headers=*/false)) return;
+    nlohmann::json model = {{"id", ctx_.messages.config().model}, {"object", "model"}, {"created", 0}, {"owned_by", "chatscale"}};
+    ex.json(200, {{"object", "list"}, {"data", nlohmann::json::array({model})}});
+  }
+
  private:
   void stream(Exchange& ex, const ChatRequest& chat, const std::string& id, std::int64_t created) {
     auto cancel = std::make_shared<CancelFlag>(false);
@@ -312,6 +321,8 @@ Routes openai_routes(ApiContext& ctx) {
   return {
       {"POST", "/v1/chat/completions",
        [api](http::HttpRequest& request, http::ResponseWriter& writer) { api->chat_completions(request, writer); }},
+      {"GET", "/v1/models",
+       [api](http::HttpRequest& request, http::ResponseWriter& writer) { api->models(request, writer); }},
   };
 }
 

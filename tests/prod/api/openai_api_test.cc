@@ -36,6 +36,17 @@ std::vector<std::string> data_lines(const Reply& reply) {
   return out;
 }
 
+TEST(OpenAiApi, ModelsListsTheServedModel) {
+  ApiHarness h;
+  std::string token = h.register_user("models@example.com");
+  Reply reply = h.call_as(token, "GET", "/v1/models");
+  ASSERT_EQ(reply.status, 200) << reply.body;
+  EXPECT_EQ(reply.json(), (nlohmann::json{{"object", "list"},
+                                          {"data", {{{"id", "test-model"}, {"object", "model"}, {"created", 0},
+                                                     {"owned_by", "chatscale"}}}}}));
+  EXPECT_EQ(h.call("GET", "/v1/models").status, 401);
+}
+
 TEST(OpenAiApi, NonStreamedCompletionHasOpenAisShape) {
   ApiHarness h;
   std::string token = h.register_user("oa@example.com");
