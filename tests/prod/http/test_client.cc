@@ -436,6 +436,57 @@ bool write_self_signed_certificate(const std::string& cert_file, const std::stri
   return ok;
 }
 
+std::string mutate_request(std::string s, std::mt19937_64& rng) {
+  auto pick = [&](std::size_t n) { return n == 0 ? 0 : static_cast<std::size_t>(rng() % n); };
+  int rounds = 1 + static_cast<int>(rng() % 4);
+  for (int r = 0; r < rounds; ++r) {
+    switch (rng() % 10) {
+      case 0:  // flip a byte
+        if (!s.empty()) s[pick(s.size())] = static_cast<char>(rng());
+        break;
+      case 1:  // insert random bytes
+        for (int i = 0, n = 1 + static_cast<int>(rng() % 8); i < n; ++i)
+          s.insert(s.begin() + static_cast<long>(pick(s.size() + 1)), static_cast<char>(rng()));
+        break;
+      case 2:  // delete a range
+        if (!s.empty()) {
+          std::size_t at = pick(s.size());
+          s.erase(at, 1 + pick(16));
+        }
+        break;
+      case 3:  // duplicate a range
+        if (!s.empty()) {
+          std::size_t at = pick(s.size());
+          s.insert(at, s.substr(at, 1 + pick(64)));
+        }
+        break;
+      case 4:  // truncate
+        s.resize(pick(s.size() + 1));
+        break;
+      case 5:  // a line break somewhere
+        s.insert(pick(s.size() + 1), rng() % 2 ? "\r\n" : "\n");
+        break;
+      case 6:  // numbers become huge or negative
+        for (char& c : s)
+          if (c >= '0' && c <= '9' && rng() % 3 == 0) c = rng() % 2 ? '9' : '-';
+        break;
+      case 7:  // a header repeated many times
+        s.insert(s.find("\r\n") == std::string::npos ? 0 : s.find("\r\n") + 2,
+                 std::string(1 + pick(200), 'h') + ": " + std::string(pick(3000), 'v') + "\r\n");
+        break;
+      case 8:  // a body past the limit, announced or not
+        s.insert(s.find("\r\n") == std::string::npos ? 0 : s.find("\r\n") + 2,
+                 "Content-Length: " + std::to_string(4000 + pick(2000)) + "\r\n");
+        s.append(std::string(pick(6000), 'b'));
+        break;
+      default:  // NUL bytes
+        s.insert(pick(s.size() + 1), 1 + pick(3), '\0');
+        break;
+    }
+  }
+  return s;
+}
+
 bool eventually(const std::function<bool()>& condition, double timeout_s) {
   double deadline = now_s() + timeout_s;
   while (true) {

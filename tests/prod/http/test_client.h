@@ -12,6 +12,7 @@
 #include <functional>
 #include <memory>
 #include <optional>
+#include <random>
 #include <string>
 #include <string_view>
 #include <thread>
@@ -116,6 +117,10 @@ class TempDir {
 // Writes a self-signed P-256 certificate for 127.0.0.1 and localhost and its key into dir; returns
 // false on any OpenSSL failure.
 bool write_self_signed_certificate(const std::string& cert_file, const std::string& key_file);
+
+// One to four random edits of a request (byte flips, insertions, deletions, duplicated ranges,
+// truncation, stray line breaks, huge or negative numbers, long headers, oversized bodies, NULs).
+std::string mutate_request(std::string s, std::mt19937_64& rng);
 
 // Polls `condition` until it holds or timeout_s passes.
 bool eventually(const std::function<bool()>& condition, double timeout_s = 10);
