@@ -45,7 +45,7 @@ struct CpuBackend::State {
   void prepare(const LlamaConfig& c, const ForwardBatch& batch);
   void embed(const LlamaConfig& c, const ForwardBatch& batch);
   void attention_block(const LlamaConfig& c, std::int64_t layer, const ForwardBatch& batch, CpuKvCache& cache);
-  void attend(const LlamaConfig& c, std::int64_t layer, const SeqSlice& s, std::int64_t t, std::int64_t h,
+  void attend(const LlamaConfig& c, std::int64_t layer, const SeqSlice& s, std::int64_t t, std::int64_t kvh,
               const CpuKvCache& cache, float* scores_buf);
   void mlp_block(const LlamaConfig& c, std::int64_t layer);
   void lm_head(const LlamaConfig& c, const ForwardBatch& batch, std::span<float> logits_out);
@@ -84,7 +84,7 @@ void CpuBackend::State::prepare(const LlamaConfig& c, const ForwardBatch& batch)
   std::int64_t max_ctx = 0;
   for (std::int64_t p : pos) max_ctx = std::max(max_ctx, p + 1);
   scores.resize(static_cast<std::size_t>(pool->size()));
-  for (auto& sc : scores) resize(sc, max_ctx);
+  for (auto& sc : scores) resize(sc, max_ctx * (c.heads / c.kv_heads));
 }
 
 void CpuBackend::State::embed(const LlamaConfig& c, const ForwardBatch& batch) {
@@ -94,32 +94,38 @@ void CpuBackend::State::embed(const LlamaConfig& c, const ForwardBatch& batch) {
   }
 }
 
-// Causal attention of token t (at pos[t], in slice s) for query head h, over the cache.
+// Causal attention of token t (at pos[t], in slice s) for the query heads that share KV head kvh,
+// over the cache: each K and V row is read once for the whole group.
 void CpuBackend::State::attend(const LlamaConfig& c, std::int64_t layer, const SeqSlice& s, std::int64_t t,
-                               std::int64_t h, const CpuKvCache& cache, float* sc) {
-  const std::int64_t hd = c.head_dim, bs = cache.block_size();
-  const std::int64_t kvh = h / (c.heads / c.kv_heads);
-  const float* qv = &q[static_cast<std::size_t>((t * c.heads + h) * hd)];
+                               std::int64_t kvh, const CpuKvCache& cache, float* sc) {
+  const std::int64_t hd = c.head_dim, bs = cache.block_size(), group = c.heads / c.kv_heads;
   const std::int64_t len = pos[static_cast<std::size_t>(t)] + 1;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
-  float mx = -INFINITY;
+  const float* q0 = &q[static_cast<std::size_t>((t * c.heads + kvh * group) * hd)];
+  float* o0 = &att[static_cast<std::size_t>((t * c.heads + kvh * group) * hd)];
   for (std::int64_t p = 0; p < len; ++p) {
     const float* kp = cache.k(layer, s.block_table[static_cast<std::size_t>(p / bs)], p % bs) + kvh * hd;
-    sc[p] = cpu::dot(qv, kp, hd) * scale;
-    mx = std::max(mx, sc[p]);
+    for (std::int64_t j = 0; j < group; ++j) sc[j * len + p] = cpu::dot(q0 + j * hd, kp, hd) * scale;
   }
-  float sum = 0;
-  for (std::int64_t p = 0; p < len; ++p) {
-    sc[p] = std::exp(sc[p] - mx);
-    sum += sc[p];
+  for (std::int64_t j = 0; j < group; ++j) {
+    float* scj = sc + j * len;
+    const float mx = *std::max_element(scj, scj + len);
+    float sum = 0;
+    for (std::int64_t p = 0; p < len; ++p) {
+      scj[p] = std::exp(scj[p] - mx);
+      sum += scj[p];
+    }
+    const float inv = 1.0f / sum;
+    for (std::int64_t p = 0; p < len; ++p) scj[p] *= inv;
   }
-  float* o = &att[static_cast<std::size_t>((t * c.heads + h) * hd)];
-  std::fill(o, o + hd, 0.0f);
-  const float inv = 1.0f / sum;
+  std::fill(o0, o0 + group * hd, 0.0f);
   for (std::int64_t p = 0; p < len; ++p) {
     const float* vp = cache.v(layer, s.block_table[static_cast<std::size_t>(p / bs)], p % bs) + kvh * hd;
-    const float w = sc[p] * inv;
-    for (std::int64_t d = 0; d < hd; ++d) o[d] += w * vp[d];
+    for (std::int64_t j = 0; j < group; ++j) {
+      const float w = sc[j * len + p];
+      float* o = o0 + j * hd;
+      for (std::int64_t d = 0; d < hd; ++d) o[d] += w * vp[d];
+    }
   }
 }
 
@@ -147,11 +153,11 @@ void CpuBackend::State::attention_block(const LlamaConfig& c, std::int64_t layer
     std::memcpy(cache.k(layer, block, p % bs), &k[static_cast<std::size_t>(t * kvd)], static_cast<std::size_t>(kvd) * 4);
     std::memcpy(cache.v(layer, block, p % bs), &v[static_cast<std::size_t>(t * kvd)], static_cast<std::size_t>(kvd) * 4);
   }
-  pool->parallel_for(tokens * c.heads, [&](std::int64_t b, std::int64_t e, int worker) {
+  pool->parallel_for(tokens * c.kv_heads, [&](std::int64_t b, std::int64_t e, int worker) {
     float* sc = scores[static_cast<std::size_t>(worker)].data();
     for (std::int64_t i = b; i < e; ++i) {
-      const std::int64_t t = i / c.heads;
-      attend(c, layer, batch.seqs[static_cast<std::size_t>(slice_of[static_cast<std::size_t>(t)])], t, i % c.heads,
+      const std::int64_t t = i / c.kv_heads;
+      attend(c, layer, batch.seqs[static_cast<std::size_t>(slice_of[static_cast<std::size_t>(t)])], t, i % c.kv_heads,
              cache, sc);
     }
   });
