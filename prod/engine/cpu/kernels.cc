@@ -121,6 +121,51 @@ __attribute__((target("avx2,fma,f16c"))) void tile_avx2(const float* const* rows
     for (int r = 0; r < nr; ++r) out[t * os + r] = dot_avx2(rows[r], x + t * xs, in);
   }
 }
+// Few tokens against quantised rows, converting in registers instead of through a buffer. Each
+// weight element is formed exactly as dequantize_avx2 forms it (cvtph, bf16 shift, or d * q) and
+// enters the same FMA chain as dot_avx2, so results equal the buffered path bit for bit.
+template <int kTokens>
+__attribute__((target("avx2,fma,f16c"))) void fused_rows_avx2(const TensorView& w, std::int64_t r0,
+                                                               std::int64_t r1, const float* x, std::int64_t xs,
+                                                               float* out, std::int64_t os) {
+  const std::int64_t in = w.cols();
+  for (std::int64_t r = r0; r < r1; ++r) {
+    __m256 acc[kTokens];
+    for (auto& a : acc) a = _mm256_setzero_ps();
+    if (w.dtype == DType::kQ8_0) {
+      const auto* b = static_cast<const BlockQ8_0*>(w.row(r));
+      for (std::int64_t k = 0; k < in / kQ8BlockSize; ++k) {
+        const __m256 d = _mm256_set1_ps(f16_to_f32(b[k].d));
+        for (int j = 0; j < kQ8BlockSize; j += 8) {
+          const __m128i q = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(b[k].qs + j));
+          const __m256 wv = _mm256_mul_ps(d, _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(q)));
+          const std::int64_t i = k * kQ8BlockSize + j;
+          for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * xs + i), acc[t]);
+        }
+      }
+    } else {
+      const auto* h = static_cast<const std::uint16_t*>(w.row(r));
+      for (std::int64_t i = 0; i < in; i += 8) {
+        const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(h + i));
+        const __m256 wv = w.dtype == DType::kF16
+                              ? _mm256_cvtph_ps(v)
+                              : _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(v), 16));
+        for (int t = 0; t < kTokens; ++t) acc[t] = _mm256_fmadd_ps(wv, _mm256_loadu_ps(x + t * xs + i), acc[t]);
+      }
+    }
+    for (int t = 0; t < kTokens; ++t) out[t * os + r] = hsum(acc[t]);
+  }
+}
+
+// True when fused_rows_avx2 handled the rows: F16/BF16/Q8_0 rows (a whole number of 8-element
+// chunks) against one or two tokens.
+bool fused_rows(const TensorView& w, std::int64_t r0, std::int64_t r1, const float* x, std::int64_t xs,
+                std::int64_t tokens, float* out, std::int64_t os) {
+  if (w.dtype == DType::kF32 || w.cols() % 8 != 0 || tokens > 2 || !simd_enabled()) return false;
+  if (tokens == 1) fused_rows_avx2<1>(w, r0, r1, x, xs, out, os);
+  if (tokens == 2) fused_rows_avx2<2>(w, r0, r1, x, xs, out, os);
+  return true;
+}
 #endif
 
 void tile_plain(const float* const* rows, int nr, std::int64_t in, const float* x, std::int64_t xs,
@@ -153,6 +198,9 @@ constexpr std::int64_t kTokenBlock = 64;
 
 void matmul_rows(const TensorView& w, const float* x, std::int64_t xs, std::int64_t tokens, float* out,
                  std::int64_t os, std::int64_t begin, std::int64_t end, std::vector<float>& buf) {
+#ifdef CS_HAVE_X86_SIMD
+  if (fused_rows(w, begin, end, x, xs, tokens, out, os)) return;
+#endif
   const std::int64_t in = w.cols();
   const bool direct = w.dtype == DType::kF32;
   if (!direct) buf.resize(static_cast<std::size_t>(in * kTileRows));
