@@ -21,6 +21,8 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
+constexpr std::int64_t kMaxPositions = std::int64_t{1} << 40;  // keeps position arithmetic far from overflow
+
 std::string slice_name(std::size_t i, const SeqSlice& s) {
   return "batch slice " + std::to_string(i) + " (seq " + std::to_string(s.seq_id) + ")";
 }
@@ -250,6 +252,9 @@ Status CpuBackend::validate(const ForwardBatch& batch, const CpuKvCache& cache, 
     if (n == 0) return invalid_argument(slice_name(i, s) + ": no tokens");
     if (!ids.insert(s.seq_id).second) return invalid_argument(slice_name(i, s) + ": seq_id appears twice in the batch");
     if (s.start_pos < 0) return invalid_argument(slice_name(i, s) + ": negative start_pos");
+    if (s.start_pos > kMaxPositions) {
+      return invalid_argument(slice_name(i, s) + ": start_pos " + std::to_string(s.start_pos) + " is implausibly large");
+    }
     const std::int64_t end = s.start_pos + n;
     if (c.context_length > 0 && end > c.context_length) {
       return invalid_argument(slice_name(i, s) + ": positions up to " + std::to_string(end) +

@@ -12,6 +12,8 @@
 //
 // Ownership: borrows the config's copy and the weights' bytes (they must outlive the backend); owns
 // its thread pool, small f32 copies of the norm weights and its scratch buffers.
+// The caller keeps the books: a slice at start_pos > 0 reads positions [0, start_pos) that earlier
+// forwards wrote into the same blocks (the backend cannot tell stale slots from valid ones).
 // Thread-safety: forward() is not re-entrant; one caller (the serving loop's inference thread) at a
 // time. Failure behaviour: a batch that fails validation gives InvalidArgument with a message naming
 // the slice and nothing is written (cache and logits untouched); create() rejects bad weights.

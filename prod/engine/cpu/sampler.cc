@@ -18,10 +18,7 @@ std::uint64_t splitmix64(std::uint64_t& x) {
 
 std::uint64_t rotl(std::uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
 
-struct Cand {
-  float logit;
-  std::int32_t id;
-};
+using Cand = Sampler::Candidate;
 
 // Higher logit first, lower id on ties.
 bool before(const Cand& a, const Cand& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); }
@@ -68,6 +65,26 @@ Result<Sampler> Sampler::create(const SamplingParams& p) {
   return Sampler(p);
 }
 
+// Number of candidates top-p and min-p keep, sorting c only as far as needed: prefixes of 64, 512, ...
+// candidates are partially sorted until the cut falls inside one (a full sort of a 128k vocabulary per
+// token would cost milliseconds). c[0, result) is sorted on return.
+std::size_t Sampler::nucleus(std::vector<Cand>& c, bool sorted, double total, double mx, double inv_t) const {
+  std::size_t m = sorted ? c.size() : std::min<std::size_t>(c.size(), 64);
+  for (;;) {
+    if (!sorted) std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(m), c.end(), before);
+    double cum = 0;
+    const double p0 = std::exp((c[0].logit - mx) * inv_t);
+    for (std::size_t k = 0; k < m; ++k) {
+      const double pk = std::exp((c[k].logit - mx) * inv_t);
+      if (k > 0 && params_.top_p < 1.0f && cum >= params_.top_p * total) return k;
+      if (k > 0 && params_.min_p > 0.0f && pk < params_.min_p * p0) return k;
+      cum += pk;
+    }
+    if (m == c.size()) return m;
+    m = std::min(c.size(), m * 8);
+  }
+}
+
 std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std::int32_t> recent) {
   if (logits.empty()) return -1;
   const auto n = static_cast<std::int32_t>(logits.size());
@@ -82,39 +99,29 @@ std::int32_t Sampler::sample(std::span<const float> logits, std::span<const std:
       l = l > 0 ? l / params_.repetition_penalty : l * params_.repetition_penalty;
     }
   }
-  if (params_.temperature == 0.0f) {
-    return std::min_element(c.begin(), c.end(), before)->id;
+  if (params_.temperature == 0.0f) return std::min_element(c.begin(), c.end(), before)->id;
+  bool sorted = false;
+  if (params_.top_k > 0 && static_cast<std::size_t>(params_.top_k) < c.size()) {
+    std::partial_sort(c.begin(), c.begin() + params_.top_k, c.end(), before);
+    c.resize(static_cast<std::size_t>(params_.top_k));
+    sorted = true;
   }
+  // Softmax of logit / temperature over the candidates, in double.
+  const double inv_t = 1.0 / params_.temperature;
+  const double mx = std::min_element(c.begin(), c.end(), before)->logit;
+  double total = 0;
+  for (const Cand& x : c) total += std::exp((x.logit - mx) * inv_t);
   std::size_t keep = c.size();
-  if (params_.top_k > 0 && static_cast<std::size_t>(params_.top_k) < keep) {
-    keep = static_cast<std::size_t>(params_.top_k);
-    std::partial_sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), c.end(), before);
-  } else {
-    std::sort(c.begin(), c.end(), before);
+  if (params_.top_p < 1.0f || params_.min_p > 0.0f) keep = nucleus(c, sorted, total, mx, inv_t);
+  double sum = total;
+  if (keep < c.size()) {
+    sum = 0;
+    for (std::size_t i = 0; i < keep; ++i) sum += std::exp((c[i].logit - mx) * inv_t);
   }
-  c.resize(keep);
-  // Softmax of logit / temperature over the survivors, in double, largest first.
-  std::vector<double> p(keep);
-  const double inv_t = 1.0 / params_.temperature, mx = c[0].logit;
-  double sum = 0;
-  for (std::size_t i = 0; i < keep; ++i) sum += (p[i] = std::exp((c[i].logit - mx) * inv_t));
-  if (params_.top_p < 1.0f) {
-    double cum = 0;
-    std::size_t k = 0;
-    while (k < keep && cum < params_.top_p * sum) cum += p[k++];
-    keep = std::max<std::size_t>(k, 1);
-  }
-  if (params_.min_p > 0.0f) {
-    std::size_t k = 1;
-    while (k < keep && p[k] >= params_.min_p * p[0]) ++k;
-    keep = k;
-  }
-  sum = 0;
-  for (std::size_t i = 0; i < keep; ++i) sum += p[i];
   const double u = rng_.uniform() * sum;
   double cum = 0;
   for (std::size_t i = 0; i < keep; ++i) {
-    cum += p[i];
+    cum += std::exp((c[i].logit - mx) * inv_t);
     if (u < cum) return c[i].id;
   }
   return c[keep - 1].id;

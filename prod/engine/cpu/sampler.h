@@ -15,6 +15,7 @@
 #include <array>
 #include <cstdint>
 #include <span>
+#include <vector>
 
 #include "core/status.h"
 
@@ -49,7 +50,14 @@ class Sampler {
   // Draws a token id from `logits`; `recent` are the tokens the repetition penalty applies to.
   std::int32_t sample(std::span<const float> logits, std::span<const std::int32_t> recent = {});
 
+  struct Candidate {
+    float logit;
+    std::int32_t id;
+  };
+
  private:
+  std::size_t nucleus(std::vector<Candidate>& c, bool sorted, double total, double mx, double inv_t) const;
+
   explicit Sampler(const SamplingParams& params) : params_(params), rng_(params.seed) {}
 
   SamplingParams params_;

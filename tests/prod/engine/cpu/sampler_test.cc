@@ -4,6 +4,7 @@
 // ignoring temperature lands in the hundreds).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -83,6 +84,35 @@ TEST(SamplerTest, TemperatureOneMatchesSoftmax) {
     }
     EXPECT_LT(chi2, 30.0) << "temperature " << temperature;
   }
+}
+
+// A nucleus wider than the sampler's first partial sort (64): every draw lies in the nucleus computed
+// here by a full sort, and draws reach past rank 64.
+TEST(SamplerTest, WideNucleusOnALargeVocabulary) {
+  Rng64 rng(5);
+  std::vector<float> logits(1500);
+  for (float& l : logits) l = static_cast<float>(rng.uniform() * 3);
+  std::vector<std::int32_t> order(logits.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = static_cast<std::int32_t>(i);
+  std::sort(order.begin(), order.end(), [&](std::int32_t a, std::int32_t b) {
+    return logits[static_cast<std::size_t>(a)] > logits[static_cast<std::size_t>(b)];
+  });
+  double total = 0;
+  for (float l : logits) total += std::exp(static_cast<double>(l));
+  std::vector<int> rank(logits.size(), -1);
+  double cum = 0;
+  for (std::size_t k = 0; k < order.size() && cum < 0.5 * total; ++k) {
+    rank[static_cast<std::size_t>(order[k])] = static_cast<int>(k);
+    cum += std::exp(static_cast<double>(logits[static_cast<std::size_t>(order[k])]));
+  }
+  Sampler s = make({.temperature = 1.0f, .top_p = 0.5f, .seed = 3});
+  int deepest = 0;
+  for (int i = 0; i < 400; ++i) {
+    const std::int32_t t = s.sample(logits);
+    ASSERT_GE(rank[static_cast<std::size_t>(t)], 0) << "token " << t << " outside the nucleus";
+    deepest = std::max(deepest, rank[static_cast<std::size_t>(t)]);
+  }
+  EXPECT_GT(deepest, 64);
 }
 
 TEST(SamplerTest, RejectsBadParameters) {
