@@ -51,6 +51,13 @@ struct CpuBackend::State {
               const CpuKvCache& cache, float* scores_buf);
   void mlp_block(const LlamaConfig& c, std::int64_t layer);
   void lm_head(const LlamaConfig& c, const ForwardBatch& batch, std::span<float> logits_out);
+  // fn(t) for every token t of the batch, in parallel.
+  template <typename Fn>
+  void each_token(const Fn& fn) {
+    pool->parallel_for(static_cast<std::int64_t>(pos.size()), [&](std::int64_t b, std::int64_t e, int) {
+      for (auto t = static_cast<std::size_t>(b); t < static_cast<std::size_t>(e); ++t) fn(t);
+    });
+  }
   void matmul(const TensorView& w, const float* in, std::int64_t in_stride, std::int64_t tokens, float* out,
               std::int64_t out_stride) {
     cpu::matmul(w, in, in_stride, tokens, out, out_stride, *pool, mat_scratch);
@@ -137,24 +144,22 @@ void CpuBackend::State::attention_block(const LlamaConfig& c, std::int64_t layer
   const std::int64_t hd = c.head_dim, qd = c.heads * hd, kvd = c.kv_heads * hd, hid = c.hidden;
   const auto pairs = static_cast<std::int64_t>(inv_freq.size());
   const auto l = static_cast<std::size_t>(layer);
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    cpu::rmsnorm(&x[static_cast<std::size_t>(t * hid)], attn_norm[l].data(), hid, c.rms_eps, &n[static_cast<std::size_t>(t * hid)]);
-  }
+  each_token([&](std::size_t t) { cpu::rmsnorm(&x[t * hid], attn_norm[l].data(), hid, c.rms_eps, &n[t * hid]); });
   const LlamaLayerWeights& w = weights.layers[l];
   matmul(w.wq, n.data(), hid, tokens, q.data(), qd);
   matmul(w.wk, n.data(), hid, tokens, k.data(), kvd);
   matmul(w.wv, n.data(), hid, tokens, v.data(), kvd);
   const std::int64_t bs = cache.block_size();
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    const auto ti = static_cast<std::size_t>(t);
-    const float* cst = &cs[static_cast<std::size_t>(t * pairs * 2)];
-    cpu::apply_rope(&q[static_cast<std::size_t>(t * qd)], c.heads, hd, cst, pairs);
-    cpu::apply_rope(&k[static_cast<std::size_t>(t * kvd)], c.kv_heads, hd, cst, pairs);
-    const SeqSlice& s = batch.seqs[static_cast<std::size_t>(slice_of[ti])];
-    const std::int64_t p = pos[ti], block = s.block_table[static_cast<std::size_t>(p / bs)];
-    std::memcpy(cache.k(layer, block, p % bs), &k[static_cast<std::size_t>(t * kvd)], static_cast<std::size_t>(kvd) * 4);
-    std::memcpy(cache.v(layer, block, p % bs), &v[static_cast<std::size_t>(t * kvd)], static_cast<std::size_t>(kvd) * 4);
-  }
+  // Distinct tokens write distinct cache slots (validate() rules out shared blocks).
+  each_token([&](std::size_t t) {
+    const float* cst = &cs[t * static_cast<std::size_t>(pairs) * 2];
+    cpu::apply_rope(&q[t * qd], c.heads, hd, cst, pairs);
+    cpu::apply_rope(&k[t * kvd], c.kv_heads, hd, cst, pairs);
+    const SeqSlice& s = batch.seqs[static_cast<std::size_t>(slice_of[t])];
+    const std::int64_t p = pos[t], block = s.block_table[static_cast<std::size_t>(p / bs)];
+    std::memcpy(cache.k(layer, block, p % bs), &k[t * kvd], static_cast<std::size_t>(kvd) * 4);
+    std::memcpy(cache.v(layer, block, p % bs), &v[t * kvd], static_cast<std::size_t>(kvd) * 4);
+  });
   pool->parallel_for(tokens * c.kv_heads, [&](std::int64_t b, std::int64_t e, int worker) {
     float* sc = scores[static_cast<std::size_t>(worker)].data();
     for (std::int64_t i = b; i < e; ++i) {
@@ -164,25 +169,26 @@ void CpuBackend::State::attention_block(const LlamaConfig& c, std::int64_t layer
     }
   });
   matmul(w.wo, att.data(), qd, tokens, n.data(), hid);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] += n[i];
+  each_token([&](std::size_t t) {
+    for (std::size_t i = t * hid; i < (t + 1) * hid; ++i) x[i] += n[i];
+  });
 }
 
 void CpuBackend::State::mlp_block(const LlamaConfig& c, std::int64_t layer) {
   const auto tokens = static_cast<std::int64_t>(pos.size());
   const std::int64_t hid = c.hidden, f = c.ffn;
   const auto l = static_cast<std::size_t>(layer);
-  for (std::int64_t t = 0; t < tokens; ++t) {
-    cpu::rmsnorm(&x[static_cast<std::size_t>(t * hid)], ffn_norm[l].data(), hid, c.rms_eps, &n[static_cast<std::size_t>(t * hid)]);
-  }
+  each_token([&](std::size_t t) { cpu::rmsnorm(&x[t * hid], ffn_norm[l].data(), hid, c.rms_eps, &n[t * hid]); });
   const LlamaLayerWeights& w = weights.layers[l];
   matmul(w.w_gate, n.data(), hid, tokens, gate.data(), f);
   matmul(w.w_up, n.data(), hid, tokens, up.data(), f);
-  for (std::size_t i = 0; i < gate.size(); ++i) {
-    const float g = gate[i];
-    gate[i] = g / (1.0f + std::exp(-g)) * up[i];
-  }
+  each_token([&](std::size_t t) {
+    for (std::size_t i = t * f; i < (t + 1) * f; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
+  });
   matmul(w.w_down, gate.data(), f, tokens, n.data(), hid);
-  for (std::size_t i = 0; i < x.size(); ++i) x[i] += n[i];
+  each_token([&](std::size_t t) {
+    for (std::size_t i = t * hid; i < (t + 1) * hid; ++i) x[i] += n[i];
+  });
 }
 
 void CpuBackend::State::lm_head(const LlamaConfig& c, const ForwardBatch& batch, std::span<float> logits_out) {
