@@ -1,6 +1,8 @@
 #include "prod/engine/cpu/kernels.h"
 
+#if defined(__x86_64__) && defined(__GNUC__)
 #include <immintrin.h>
+#endif
 
 #include <algorithm>
 #include <cmath>
