@@ -21,6 +21,7 @@ std::vector<float> to_f32(const TensorView& t) {
   return out;
 }
 
+constexpr std::size_t kParallelTokens = 8;
 constexpr std::int64_t kMaxPositions = std::int64_t{1} << 40;  // keeps position arithmetic far from overflow
 
 std::string slice_name(std::size_t i, const SeqSlice& s) {
@@ -51,9 +52,14 @@ struct CpuBackend::State {
               const CpuKvCache& cache, float* scores_buf);
   void mlp_block(const LlamaConfig& c, std::int64_t layer);
   void lm_head(const LlamaConfig& c, const ForwardBatch& batch, std::span<float> logits_out);
-  // fn(t) for every token t of the batch, in parallel.
+  // fn(t) for every token t of the batch; in parallel when there are enough tokens to pay for the
+  // dispatch (decode batches of a few tokens run inline).
   template <typename Fn>
   void each_token(const Fn& fn) {
+    if (pos.size() < kParallelTokens) {
+      for (std::size_t t = 0; t < pos.size(); ++t) fn(t);
+      return;
+    }
     pool->parallel_for(static_cast<std::int64_t>(pos.size()), [&](std::int64_t b, std::int64_t e, int) {
       for (auto t = static_cast<std::size_t>(b); t < static_cast<std::size_t>(e); ++t) fn(t);
     });
@@ -146,9 +152,8 @@ void CpuBackend::State::attention_block(const LlamaConfig& c, std::int64_t layer
   const auto l = static_cast<std::size_t>(layer);
   each_token([&](std::size_t t) { cpu::rmsnorm(&x[t * hid], attn_norm[l].data(), hid, c.rms_eps, &n[t * hid]); });
   const LlamaLayerWeights& w = weights.layers[l];
-  matmul(w.wq, n.data(), hid, tokens, q.data(), qd);
-  matmul(w.wk, n.data(), hid, tokens, k.data(), kvd);
-  matmul(w.wv, n.data(), hid, tokens, v.data(), kvd);
+  const cpu::MatmulJob qkv[] = {{&w.wq, q.data(), qd}, {&w.wk, k.data(), kvd}, {&w.wv, v.data(), kvd}};
+  cpu::matmul_multi(qkv, n.data(), hid, tokens, *pool, mat_scratch);
   const std::int64_t bs = cache.block_size();
   // Distinct tokens write distinct cache slots (validate() rules out shared blocks).
   each_token([&](std::size_t t) {
@@ -180,8 +185,8 @@ void CpuBackend::State::mlp_block(const LlamaConfig& c, std::int64_t layer) {
   const auto l = static_cast<std::size_t>(layer);
   each_token([&](std::size_t t) { cpu::rmsnorm(&x[t * hid], ffn_norm[l].data(), hid, c.rms_eps, &n[t * hid]); });
   const LlamaLayerWeights& w = weights.layers[l];
-  matmul(w.w_gate, n.data(), hid, tokens, gate.data(), f);
-  matmul(w.w_up, n.data(), hid, tokens, up.data(), f);
+  const cpu::MatmulJob gate_up[] = {{&w.w_gate, gate.data(), f}, {&w.w_up, up.data(), f}};
+  cpu::matmul_multi(gate_up, n.data(), hid, tokens, *pool, mat_scratch);
   each_token([&](std::size_t t) {
     for (std::size_t i = t * f; i < (t + 1) * f; ++i) gate[i] = gate[i] / (1.0f + std::exp(-gate[i])) * up[i];
   });

@@ -247,12 +247,27 @@ float dot(const float* a, const float* b, std::int64_t n) {
 
 void matmul(const TensorView& w, const float* x, std::int64_t x_stride, std::int64_t tokens, float* out,
             std::int64_t out_stride, ThreadPool& pool, std::vector<std::vector<float>>& scratch) {
+  const MatmulJob job{&w, out, out_stride};
+  matmul_multi(std::span(&job, 1), x, x_stride, tokens, pool, scratch);
+}
+
+void matmul_multi(std::span<const MatmulJob> jobs, const float* x, std::int64_t x_stride, std::int64_t tokens,
+                  ThreadPool& pool, std::vector<std::vector<float>>& scratch) {
   scratch.resize(static_cast<std::size_t>(pool.size()));
-  // Chunks of whole row tiles, so each thread's rows start on a tile boundary.
-  const std::int64_t tiles = (w.rows() + kTileRows - 1) / kTileRows;
-  pool.parallel_for(tiles, [&](std::int64_t b, std::int64_t e, int worker) {
-    matmul_rows(w, x, x_stride, tokens, out, out_stride, b * kTileRows, std::min(e * kTileRows, w.rows()),
-                scratch[static_cast<std::size_t>(worker)]);
+  // One index space of whole row tiles over all jobs, so each thread's rows start on a tile boundary.
+  std::vector<std::int64_t> first_tile(jobs.size() + 1, 0);
+  for (std::size_t j = 0; j < jobs.size(); ++j) {
+    first_tile[j + 1] = first_tile[j] + (jobs[j].w->rows() + kTileRows - 1) / kTileRows;
+  }
+  pool.parallel_for(first_tile.back(), [&](std::int64_t b, std::int64_t e, int worker) {
+    for (std::size_t j = 0; j < jobs.size(); ++j) {
+      const std::int64_t lo = std::max(b, first_tile[j]) - first_tile[j];
+      const std::int64_t hi = std::min(e, first_tile[j + 1]) - first_tile[j];
+      if (lo >= hi) continue;
+      const TensorView& w = *jobs[j].w;
+      matmul_rows(w, x, x_stride, tokens, jobs[j].out, jobs[j].out_stride, lo * kTileRows,
+                  std::min(hi * kTileRows, w.rows()), scratch[static_cast<std::size_t>(worker)]);
+    }
   });
 }
 

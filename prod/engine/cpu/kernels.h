@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <span>
 #include <vector>
 
 #include "prod/engine/cpu/thread_pool.h"
@@ -31,6 +32,17 @@ float dot(const float* a, const float* b, std::int64_t n);
 // Parallel over rows on `pool`; scratch holds one dequantisation buffer per pool worker (resized here).
 void matmul(const TensorView& w, const float* x, std::int64_t x_stride, std::int64_t tokens, float* out,
             std::int64_t out_stride, ThreadPool& pool, std::vector<std::vector<float>>& scratch);
+
+// One weight of a matmul_multi: out[t * out_stride + r] = row r of *w . x_t.
+struct MatmulJob {
+  const TensorView* w;
+  float* out;
+  std::int64_t out_stride;
+};
+
+// Several weights against the same activations (Q, K and V; gate and up) in one parallel dispatch.
+void matmul_multi(std::span<const MatmulJob> jobs, const float* x, std::int64_t x_stride, std::int64_t tokens,
+                  ThreadPool& pool, std::vector<std::vector<float>>& scratch);
 
 // y[i] = x[i] / sqrt(mean(x^2) + eps) * weight[i] (sum of squares in double).
 void rmsnorm(const float* x, const float* weight, std::int64_t n, float eps, float* y);
