@@ -23,6 +23,10 @@ namespace chatscale::engine {
 class CpuKvCache {
  public:
   static Result<CpuKvCache> create(const LlamaConfig& config, std::int64_t num_blocks, std::int32_t block_size);
+  // Bytes one block takes (K and V, all layers): size a cache from a memory budget with it.
+  static std::int64_t bytes_per_block(const LlamaConfig& config, std::int32_t block_size) {
+    return 2 * static_cast<std::int64_t>(sizeof(float)) * block_size * config.layers * config.kv_heads * config.head_dim;
+  }
 
   std::int64_t num_blocks() const { return num_blocks_; }
   std::int32_t block_size() const { return block_size_; }

@@ -67,6 +67,20 @@ TEST(CpuBackendInvalidBatchTest, RejectedWithNothingWritten) {
   }
 }
 
+TEST(CpuBackendInvalidBatchTest, LastPositionOfTheContextIsAccepted) {
+  const testing::RandomModel m = testing::make_random_model(testing::tiny_config(), DType::kF32, 8);
+  auto be = CpuBackend::create(m.config, m.weights, {.threads = 1});
+  auto cache = CpuKvCache::create(m.config, 32, 4);
+  ASSERT_TRUE(be.is_ok() && cache.is_ok());
+  EXPECT_EQ(cache->bytes(), 32 * CpuKvCache::bytes_per_block(m.config, 4));
+  std::vector<std::int32_t> table(32);
+  for (std::size_t i = 0; i < table.size(); ++i) table[i] = static_cast<std::int32_t>(i);
+  const std::vector<std::int32_t> tokens(128, 3);  // positions 0..127, context_length 128
+  ForwardBatch b;
+  b.seqs.push_back({.seq_id = 1, .tokens = tokens, .start_pos = 0, .block_table = table});
+  EXPECT_TRUE(be->forward(b, *cache).is_ok());
+}
+
 TEST(CpuBackendInvalidBatchTest, DuplicateSeqIdAndShortLogitsBuffer) {
   const testing::RandomModel m = testing::make_random_model(testing::tiny_config(), DType::kF32, 8);
   auto be = CpuBackend::create(m.config, m.weights, {.threads = 1});

@@ -4,6 +4,7 @@
 // remainders of the 4-row x 3-token tile).
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -50,6 +51,27 @@ TEST(CpuKernelsTest, PlainPathWhenAsked) {
     EXPECT_FALSE(simd_enabled());
   }
   std::printf("AVX2 path: %s\n", simd_enabled() ? "on" : "off");
+}
+
+TEST(ThreadPoolTest, EachIndexOnceInContiguousChunks) {
+  for (int threads : {1, 2, 4}) {
+    ThreadPool pool(threads);
+    EXPECT_EQ(pool.size(), threads);
+    for (std::int64_t n = 0; n < 12; ++n) {
+      std::vector<int> seen(static_cast<std::size_t>(n), 0);
+      std::vector<int> worker_of(static_cast<std::size_t>(n), -1);
+      pool.parallel_for(n, [&](std::int64_t b, std::int64_t e, int worker) {
+        EXPECT_LT(worker, threads);
+        for (std::int64_t i = b; i < e; ++i) {
+          ++seen[static_cast<std::size_t>(i)];
+          worker_of[static_cast<std::size_t>(i)] = worker;
+        }
+      });
+      EXPECT_EQ(seen, std::vector<int>(static_cast<std::size_t>(n), 1)) << threads << " threads, n " << n;
+      EXPECT_TRUE(std::is_sorted(worker_of.begin(), worker_of.end()));
+    }
+  }
+  EXPECT_EQ(ThreadPool(0).size(), 1);
 }
 
 TEST(CpuKernelsTest, DequantizeRowIsExact) {
