@@ -114,13 +114,15 @@ void CpuBackend::State::embed(const LlamaConfig& c, const ForwardBatch& batch) {
 void CpuBackend::State::attend(const LlamaConfig& c, std::int64_t layer, const SeqSlice& s, std::int64_t t,
                                std::int64_t kvh, const CpuKvCache& cache, float* sc) {
   const std::int64_t hd = c.head_dim, bs = cache.block_size(), group = c.heads / c.kv_heads;
+  const std::int64_t stride = c.kv_heads * hd;  // between consecutive slots of one block
   const std::int64_t len = pos[static_cast<std::size_t>(t)] + 1;
   const float scale = 1.0f / std::sqrt(static_cast<float>(hd));
   const float* q0 = &q[static_cast<std::size_t>((t * c.heads + kvh * group) * hd)];
   float* o0 = &att[static_cast<std::size_t>((t * c.heads + kvh * group) * hd)];
-  for (std::int64_t p = 0; p < len; ++p) {
-    const float* kp = cache.k(layer, s.block_table[static_cast<std::size_t>(p / bs)], p % bs) + kvh * hd;
-    for (std::int64_t j = 0; j < group; ++j) sc[j * len + p] = cpu::dot(q0 + j * hd, kp, hd) * scale;
+  for (std::int64_t p0 = 0; p0 < len; p0 += bs) {
+    const std::int32_t block = s.block_table[static_cast<std::size_t>(p0 / bs)];
+    cpu::attn_scores(q0, group, hd, cache.k(layer, block, 0) + kvh * hd, stride, std::min(bs, len - p0), scale,
+                     sc + p0, len);
   }
   for (std::int64_t j = 0; j < group; ++j) {
     float* scj = sc + j * len;
@@ -134,13 +136,10 @@ void CpuBackend::State::attend(const LlamaConfig& c, std::int64_t layer, const S
     for (std::int64_t p = 0; p < len; ++p) scj[p] *= inv;
   }
   std::fill(o0, o0 + group * hd, 0.0f);
-  for (std::int64_t p = 0; p < len; ++p) {
-    const float* vp = cache.v(layer, s.block_table[static_cast<std::size_t>(p / bs)], p % bs) + kvh * hd;
-    for (std::int64_t j = 0; j < group; ++j) {
-      const float w = sc[j * len + p];
-      float* o = o0 + j * hd;
-      for (std::int64_t d = 0; d < hd; ++d) o[d] += w * vp[d];
-    }
+  for (std::int64_t p0 = 0; p0 < len; p0 += bs) {
+    const std::int32_t block = s.block_table[static_cast<std::size_t>(p0 / bs)];
+    cpu::attn_accumulate(sc + p0, len, group, cache.v(layer, block, 0) + kvh * hd, stride, std::min(bs, len - p0), o0,
+                         hd);
   }
 }
 

@@ -159,6 +159,36 @@ __attribute__((target("avx2,fma,f16c"))) void fused_rows_avx2(const TensorView& 
   }
 }
 
+__attribute__((target("avx2,fma,f16c"))) void attn_scores_avx2(const float* q, std::int64_t group, std::int64_t hd,
+                                                                const float* k, std::int64_t k_stride,
+                                                                std::int64_t count, float scale, float* sc,
+                                                                std::int64_t sc_stride) {
+  for (std::int64_t p = 0; p < count; ++p) {
+    for (std::int64_t j = 0; j < group; ++j) sc[j * sc_stride + p] = dot_avx2(q + j * hd, k + p * k_stride, hd) * scale;
+  }
+}
+
+__attribute__((target("avx2,fma,f16c"))) void attn_accumulate_avx2(const float* w, std::int64_t w_stride,
+                                                                    std::int64_t group, const float* v,
+                                                                    std::int64_t v_stride, std::int64_t count,
+                                                                    float* o, std::int64_t hd) {
+  const std::int64_t vec_end = hd / 8 * 8;
+  for (std::int64_t j = 0; j < group; ++j) {
+    const float* wj = w + j * w_stride;
+    float* oj = o + j * hd;
+    for (std::int64_t d = 0; d < vec_end; d += 8) {
+      __m256 acc = _mm256_loadu_ps(oj + d);
+      for (std::int64_t p = 0; p < count; ++p) {
+        acc = _mm256_fmadd_ps(_mm256_set1_ps(wj[p]), _mm256_loadu_ps(v + p * v_stride + d), acc);
+      }
+      _mm256_storeu_ps(oj + d, acc);
+    }
+    for (std::int64_t d = vec_end; d < hd; ++d) {
+      for (std::int64_t p = 0; p < count; ++p) oj[d] += wj[p] * v[p * v_stride + d];
+    }
+  }
+}
+
 // True when fused_rows_avx2 handled the rows: F16/BF16/Q8_0 rows (a whole number of 8-element
 // chunks) against one or two tokens.
 bool fused_rows(const TensorView& w, std::int64_t r0, std::int64_t r1, const float* x, std::int64_t xs,
@@ -269,6 +299,28 @@ void matmul_multi(std::span<const MatmulJob> jobs, const float* x, std::int64_t 
                   std::min(hi * kTileRows, w.rows()), scratch[static_cast<std::size_t>(worker)]);
     }
   });
+}
+
+void attn_scores(const float* q, std::int64_t group, std::int64_t hd, const float* k, std::int64_t k_stride,
+                 std::int64_t count, float scale, float* sc, std::int64_t sc_stride) {
+#ifdef CS_HAVE_X86_SIMD
+  if (simd_enabled()) return attn_scores_avx2(q, group, hd, k, k_stride, count, scale, sc, sc_stride);
+#endif
+  for (std::int64_t p = 0; p < count; ++p) {
+    for (std::int64_t j = 0; j < group; ++j) sc[j * sc_stride + p] = dot_plain(q + j * hd, k + p * k_stride, hd) * scale;
+  }
+}
+
+void attn_accumulate(const float* w, std::int64_t w_stride, std::int64_t group, const float* v, std::int64_t v_stride,
+                     std::int64_t count, float* o, std::int64_t hd) {
+#ifdef CS_HAVE_X86_SIMD
+  if (simd_enabled()) return attn_accumulate_avx2(w, w_stride, group, v, v_stride, count, o, hd);
+#endif
+  for (std::int64_t j = 0; j < group; ++j) {
+    for (std::int64_t p = 0; p < count; ++p) {
+      for (std::int64_t d = 0; d < hd; ++d) o[j * hd + d] += w[j * w_stride + p] * v[p * v_stride + d];
+    }
+  }
 }
 
 void rmsnorm(const float* x, const float* weight, std::int64_t n, float eps, float* y) {

@@ -33,6 +33,15 @@ float dot(const float* a, const float* b, std::int64_t n);
 void matmul(const TensorView& w, const float* x, std::int64_t x_stride, std::int64_t tokens, float* out,
             std::int64_t out_stride, ThreadPool& pool, std::vector<std::vector<float>>& scratch);
 
+// Attention over one run of cached positions for the `group` query heads sharing a KV head
+// (q_j = q + j * hd, row p of K or V at k + p * k_stride):
+//   sc[j * sc_stride + p] = scale * q_j . k_p                    (attn_scores)
+//   o[j * hd + d] += sum_p w[j * w_stride + p] * v[p * v_stride + d], p in order   (attn_accumulate)
+void attn_scores(const float* q, std::int64_t group, std::int64_t hd, const float* k, std::int64_t k_stride,
+                 std::int64_t count, float scale, float* sc, std::int64_t sc_stride);
+void attn_accumulate(const float* w, std::int64_t w_stride, std::int64_t group, const float* v, std::int64_t v_stride,
+                     std::int64_t count, float* o, std::int64_t hd);
+
 // One weight of a matmul_multi: out[t * out_stride + r] = row r of *w . x_t.
 struct MatmulJob {
   const TensorView* w;
