@@ -6,9 +6,11 @@
 // norm and the LM head for the last token of each slice with want_logits.
 //
 // Every weight row is read once per forward for all tokens of the batch (that is what makes batching
-// pay); projections run in parallel over output rows on a persistent thread pool; weights may be F32,
-// F16, BF16 or Q8_0 (a tile of rows is dequantised into a per-thread buffer). Results do not depend on
-// the thread count or on which other sequences share the batch (bit-identical on one machine).
+// pay); projections run in parallel over output rows on a persistent thread pool, attention in
+// parallel over (token, KV head); weights may be F32, F16, BF16 or Q8_0 (converted to f32 in
+// registers for one or two tokens, else a tile of rows into a per-thread buffer; see cpu/kernels.h).
+// The KV cache is f32. Results do not depend on the thread count, on how a prompt is chunked or on
+// which other sequences share the batch (bit-identical on one machine; the tests check it).
 //
 // Ownership: borrows the config's copy and the weights' bytes (they must outlive the backend); owns
 // its thread pool, small f32 copies of the norm weights and its scratch buffers.
