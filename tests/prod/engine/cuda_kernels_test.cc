@@ -2,6 +2,9 @@
 // and says why. Tolerances:
 //   RMSNorm: |gpu - ref| <= 1e-6 + 1e-5 |ref| per element (f32 reduction over 4096 columns vs double).
 //   GEMM:    |gpu - ref| <= 1e-6 + 2 k eps_f32 sum_k |a b| (the classic f32 dot-product error bound).
+// The decoder kernels and CudaModel run the shared checks of prod/engine/cuda/cuda_checks.h (their
+// tolerances are listed there; the standalone cuda_check runs the same ones). The launchers'
+// shape validation and the RoPE frequencies are checked without a GPU.
 #include <cfloat>
 #include <cmath>
 #include <random>
@@ -9,7 +12,10 @@
 
 #include <gtest/gtest.h>
 
+#include "prod/engine/cuda/cuda_checks.h"
 #include "prod/engine/cuda/cuda_devices.h"
+#include "prod/engine/cuda/cuda_model.h"
+#include "prod/engine/cuda/kernels.h"
 #include "prod/engine/cuda/matmul.h"
 #include "prod/engine/cuda/reference.h"
 #include "prod/engine/cuda/rmsnorm.h"
@@ -104,6 +110,53 @@ TEST(ReferenceTest, ReferencesComputeKnownValues) {
   EXPECT_EQ(c, (std::vector<float>{19, 22, 43, 50}));
   EXPECT_GT(worst_error_ratio(std::vector<float>{1.1f}, std::vector<float>{1.f}, 0, 0.05), 1.0);
   EXPECT_LE(worst_error_ratio(std::vector<float>{1.01f}, std::vector<float>{1.f}, 0, 0.05), 1.0);
+}
+
+TEST(DecoderChecksTest, EveryKernelAndCudaModelMatchTheCpuReferences) {
+  SKIP_WITHOUT_GPU();
+  for (const auto& check : all_cuda_checks()) {
+    CheckResult r = check.run();
+    EXPECT_TRUE(r.ok) << check.name << ": " << r.detail;
+  }
+}
+
+TEST(DecoderKernelsTest, BadShapesAreInvalidArgumentsBeforeAnyLaunch) {
+  EXPECT_EQ(attention_launch(nullptr, nullptr, nullptr, nullptr, 4, nullptr, nullptr, nullptr, nullptr, 1, 6, 4,
+                             64, 16, 64, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);  // 6 heads over 4 kv heads
+  EXPECT_EQ(attention_launch(nullptr, nullptr, nullptr, nullptr, 2, nullptr, nullptr, nullptr, nullptr, 1, 8, 2,
+                             64, 16, 64, nullptr)
+                .code(),
+            StatusCode::kInvalidArgument);  // 2 blocks of 16 cannot hold 64 positions
+  EXPECT_EQ(rope_launch(nullptr, nullptr, nullptr, 1, 4, 2, 16, 15, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(rmsnorm_f32_bf16_launch(nullptr, nullptr, nullptr, 1, 0, 1e-5f, nullptr).code(),
+            StatusCode::kInvalidArgument);
+  EXPECT_EQ(argmax_launch(nullptr, nullptr, 1, 0, nullptr).code(), StatusCode::kInvalidArgument);
+  EXPECT_TRUE(silu_mul_launch(nullptr, nullptr, 0, 8, nullptr).is_ok());  // nothing to do
+}
+
+TEST(CudaModelTest, BadConfigIsAnInvalidArgumentWithoutTouchingTheDevice) {
+  engine::LlamaConfig c;
+  c.vocab = 10, c.hidden = 8, c.layers = 1, c.heads = 3, c.kv_heads = 2, c.head_dim = 4, c.ffn = 8, c.rope_dim = 4;
+  auto model = CudaModel::create_random(c, CudaModelOptions{}, 1);
+  EXPECT_EQ(model.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(RopeFrequenciesTest, PlainScaledAndFactorFrequencies) {
+  engine::LlamaConfig c;
+  c.head_dim = 8, c.rope_dim = 8, c.rope_theta = 10000.f;
+  auto plain = rope_inv_freq(c, {});
+  ASSERT_EQ(plain.size(), 4u);
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(plain[size_t(i)], std::pow(10000.0, -2.0 * i / 8), 1e-7);
+  auto factors = rope_inv_freq(c, {1.f, 2.f, 4.f, 8.f});
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(factors[size_t(i)], plain[size_t(i)] / (1 << i), 1e-7);
+  // Llama-3 scaling with original context 64: wavelength 2 pi (pair 0) < 64/4 keeps its frequency,
+  // pair 3 (wavelength 2 pi 10^3 > 64) is divided by the factor 8.
+  c.rope_scaling = engine::RopeScaling::kLlama3, c.rope_original_context = 64;
+  auto scaled = rope_inv_freq(c, {});
+  EXPECT_FLOAT_EQ(scaled[0], plain[0]);
+  EXPECT_NEAR(scaled[3], plain[3] / 8, 1e-9);
 }
 
 }  // namespace
