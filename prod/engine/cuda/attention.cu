@@ -61,6 +61,7 @@ __global__ void attn_split_kernel(AttnArgs a) {
   const std::int32_t* table = a.block_tables + static_cast<size_t>(a.seq_of_row[r]) * a.max_blocks;
   const int warp = threadIdx.x / 32, lane = threadIdx.x % 32, warps = blockDim.x / 32;
   const int pairs = hd / 2;
+#pragma unroll 4
   for (int p = warp; p < n; p += warps) {
     const bf16_bits* k = a.k_cache + cache_offset(a, table, kvh, start + p);
     float2 kv[kMaxHeadDim / 64];
@@ -107,6 +108,7 @@ __global__ void attn_split_kernel(AttnArgs a) {
   for (int item = threadIdx.x; item < group * pairs; item += blockDim.x) {
     const int g = item / pairs, d2 = item % pairs;
     float ax = 0.f, ay = 0.f;
+#pragma unroll 8  // independent loads in flight (the loop is latency-bound otherwise)
     for (int p = 0; p < n; ++p) {
       const float2 v = load_bf16x2(a.v_cache + cache_offset(a, table, kvh, start + p) + 2 * d2);
       const float w = sc[g * kAttnChunk + p];

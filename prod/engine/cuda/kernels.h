@@ -51,7 +51,7 @@ Status kv_write_launch(const float* qkv, const std::int32_t* positions, const st
 // kAttnChunk positions handled by separate blocks, then combined. `partial` is scratch of
 // attention_partial_floats(rows, heads, head_dim, max_context) floats; max_context bounds every
 // positions[r] + 1 (it fixes the grid, so a captured graph serves any context up to it).
-inline constexpr int kAttnChunk = 128;
+inline constexpr int kAttnChunk = 64;
 std::int64_t attention_partial_floats(int rows, int heads, int head_dim, int max_context);
 Status attention_launch(const float* qkv, const std::int32_t* positions, const std::int32_t* seq_of_row,
                         const std::int32_t* block_tables, int max_blocks, const bf16_bits* k_cache,
