@@ -7,6 +7,7 @@
 #include "cli/commands.h"
 #include "cli/gpu_command.h"
 #include "prod/db/migrate_command.h"
+#include "prod/engine/model/model_command.h"
 #include "prod/serve/serve_command.h"
 #include "sim/runner/sim_command.h"
 
@@ -31,6 +32,8 @@ const Command kCommands[] = {
      chatscale::serve::serve_command},
     {"migrate", "apply the PostgreSQL schema migrations embedded in this binary (--dsn DSN or --config serve.yaml)",
      chatscale::db::migrate_command},
+    {"model", "random-weight Llama models (`model random --shape SHAPE.yaml --out FILE.gguf`) and `model info FILE.gguf`",
+     chatscale::engine::model_command},
 };
 
 void usage(std::ostream& out) {
