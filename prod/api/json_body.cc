@@ -32,6 +32,27 @@ const char* type_name(const nlohmann::json& value) {
   }
 }
 
+// A SAX consumer that builds nothing and keeps the first parse error's message.
+struct FirstParseError final : nlohmann::json_sax<nlohmann::json> {
+  std::string message = "unexpected input";
+  bool null() override { return true; }
+  bool boolean(bool) override { return true; }
+  bool number_integer(number_integer_t) override { return true; }
+  bool number_unsigned(number_unsigned_t) override { return true; }
+  bool number_float(number_float_t, const string_t&) override { return true; }
+  bool string(string_t&) override { return true; }
+  bool binary(binary_t&) override { return true; }
+  bool start_object(std::size_t) override { return true; }
+  bool key(string_t&) override { return true; }
+  bool end_object() override { return true; }
+  bool start_array(std::size_t) override { return true; }
+  bool end_array() override { return true; }
+  bool parse_error(std::size_t, const std::string&, const nlohmann::json::exception& e) override {
+    message = e.what();
+    return false;
+  }
+};
+
 }  // namespace
 
 Result<nlohmann::json> parse_json_object(std::string_view body, std::size_t max_bytes) {
@@ -55,11 +76,14 @@ Result<nlohmann::json> parse_json_object(std::string_view body, std::size_t max_
     }
     return true;
   };
-  nlohmann::json value;
-  try {
-    value = nlohmann::json::parse(body.begin(), body.end(), callback, /*allow_exceptions=*/true);
-  } catch (const nlohmann::json::exception& e) {
-    return invalid_argument("request body: invalid JSON: " + strip_exception_prefix(e.what()));
+  // Without exceptions: handlers run on coroutine stacks, where a throw costs an unwind per bad body
+  // and AddressSanitizer cannot follow it. A body that does not parse is parsed again, SAX only, for
+  // the message.
+  nlohmann::json value = nlohmann::json::parse(body.begin(), body.end(), callback, /*allow_exceptions=*/false);
+  if (value.is_discarded()) {
+    FirstParseError error;
+    nlohmann::json::sax_parse(body.begin(), body.end(), &error);
+    return invalid_argument("request body: invalid JSON: " + strip_exception_prefix(error.message));
   }
   if (!problem.empty()) return invalid_argument(problem);
   if (!value.is_object()) return invalid_argument(std::string("request body: must be a JSON object, not ") + type_name(value));

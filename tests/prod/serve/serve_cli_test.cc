@@ -202,10 +202,11 @@ TEST_F(ServeCli, MutatedApiRequestsGetClientErrorsAndTheServerStaysUp) {
   for (; cases < 4000 && std::chrono::steady_clock::now() < deadline; ++cases) {
     const std::string request = http::testing::mutate_request(seeds[rng() % seeds.size()], rng);
     auto response = once(request);
+    ASSERT_TRUE(server.running()) << "case " << cases << " (seed " << seed << ") stopped the server:\n"
+                                  << request << "\n" << server.stderr_text();
     if (!response) continue;  // a request the server cannot frame may end with a close
     ++answered;
     if (response->status >= 500 && server_errors.size() < 5) server_errors.push_back(request.substr(0, 300));
-    ASSERT_TRUE(server.running()) << "case " << cases << " (seed " << seed << ") stopped the server:\n" << request;
   }
   EXPECT_TRUE(server_errors.empty()) << server_errors.size() << " requests got a 5xx (seed " << seed
                                      << "), e.g.:\n" << server_errors.front();
