@@ -15,7 +15,7 @@ namespace {
 
 using testing::TempDir;
 
-struct Run {
+struct CliRun {
   int code = -1;
   std::string out, err;
 };
@@ -27,11 +27,11 @@ std::string slurp(const std::string& path) {
   return ss.str();
 }
 
-Run run(const TempDir& dir, const std::string& args) {
+CliRun run(const TempDir& dir, const std::string& args) {
   const std::string out = dir.file("stdout.txt"), err = dir.file("stderr.txt");
   const std::string cmd = std::string("'") + CHATSCALE_BIN_PATH + "' model " + args + " >'" + out + "' 2>'" + err + "'";
   const int status = std::system(cmd.c_str());
-  Run r;
+  CliRun r;
   r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
   r.out = slurp(out);
   r.err = slurp(err);
@@ -43,7 +43,7 @@ TEST(ModelCli, RandomThenInfo) {
   std::ofstream(dir.file("SHAPE.yaml")) << "# tiny\nhidden: 64\nheads: 4\nkv_heads: 2\nhead_dim: 16\nffn: 96\n"
                                            "layers: 2\nvocab: 320\ndtype_bytes: 1\n";
   const std::string model = dir.file("m.gguf");
-  Run r = run(dir, "random --shape '" + dir.file("SHAPE.yaml") + "' --out '" + model + "' --seed 3 --untied");
+  CliRun r = run(dir, "random --shape '" + dir.file("SHAPE.yaml") + "' --out '" + model + "' --seed 3 --untied");
   ASSERT_EQ(r.code, 0) << r.err;
   auto m = load_llama_file(model);
   ASSERT_TRUE(m.is_ok()) << m.status().message();
@@ -62,10 +62,10 @@ TEST(ModelCli, RandomThenInfo) {
 
 TEST(ModelCli, BadInputExitsTwo) {
   TempDir dir;
-  Run r = run(dir, "random --out '" + dir.file("m.gguf") + "'");
+  CliRun r = run(dir, "random --out '" + dir.file("m.gguf") + "'");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("--shape SHAPE.yaml is required"), std::string::npos) << r.err;
-  std::ofstream(dir.file("S.yaml")) << "hidden: 64\nwidth: 3\n";
+  std::ofstream(dir.file("S.yaml")) << "hidden: 64\nwidth: 3\n# longer than a GGUF header\n";
   r = run(dir, "random --shape '" + dir.file("S.yaml") + "' --out '" + dir.file("m.gguf") + "'");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("S.yaml:2: unknown key \"width\""), std::string::npos) << r.err;
