@@ -40,6 +40,8 @@ struct GgufFile::State {
 namespace {
 
 constexpr int kMaxArrayDepth = 8;
+// Reservations follow the claimed counts only this far; beyond, vectors grow with what is really read.
+constexpr std::uint64_t kMaxReserve = 1 << 16;
 
 std::string_view type_name_or(std::uint32_t t) {
   return t <= 12 ? gguf_type_name(static_cast<GgufType>(t)) : std::string_view("unknown");
@@ -138,14 +140,14 @@ Status read_array(Cursor& c, GgufValue& out, int depth) {
     return Status::ok();
   }
   if (out.elem_type == GgufType::kString) {
-    out.strings.reserve(n);
+    out.strings.reserve(std::min<std::uint64_t>(n, kMaxReserve));
     for (std::uint64_t i = 0; i < n; ++i) {
       CS_ASSIGN_OR_RETURN(std::string_view s, c.read_string("array string"));
       out.strings.push_back(s);
     }
     return Status::ok();
   }
-  out.items.reserve(n);
+  out.items.reserve(std::min<std::uint64_t>(n, kMaxReserve));
   for (std::uint64_t i = 0; i < n; ++i) {
     GgufValue item;
     item.type = GgufType::kArray;
@@ -187,7 +189,7 @@ Status read_metadata(Cursor& c, GgufFile::State& s, std::uint64_t n_kv) {
     return c.error_at(16, "metadata count " + std::to_string(n_kv) + " cannot fit in the file (size " +
                               std::to_string(s.size) + ")");
   }
-  s.kvs.reserve(n_kv);
+  s.kvs.reserve(std::min<std::uint64_t>(n_kv, kMaxReserve));
   for (std::uint64_t i = 0; i < n_kv; ++i) {
     const std::uint64_t at = c.pos();
     CS_ASSIGN_OR_RETURN(std::string_view key, c.read_string("metadata key"));
@@ -243,7 +245,7 @@ Status read_tensor_info(Cursor& c, GgufFile::State& s, GgufTensorInfo& t) {
   const std::uint64_t off_at = c.pos();
   CS_ASSIGN_OR_RETURN(t.offset, c.read<std::uint64_t>("tensor offset"));
   (void)off_at;
-  s.tensor_index.emplace(name, 0);  // index fixed by the caller
+  s.tensor_index.emplace(name, 0);  // duplicate detection; re-keyed with indices after parsing
   return Status::ok();
 }
 
@@ -288,10 +290,11 @@ Status parse(GgufFile::State& s) {
     }
     s.alignment = v.u64;
   }
-  s.tensors.resize(n_tensors);
+  s.tensors.reserve(std::min<std::uint64_t>(n_tensors, kMaxReserve));
   for (std::uint64_t i = 0; i < n_tensors; ++i) {
-    CS_RETURN_IF_ERROR(read_tensor_info(c, s, s.tensors[i]));
-    s.tensor_index[s.tensors[i].name] = i;  // re-key below onto stable strings
+    GgufTensorInfo t;
+    CS_RETURN_IF_ERROR(read_tensor_info(c, s, t));
+    s.tensors.push_back(std::move(t));  // read_tensor_info keyed the name (a view of the mapping)
   }
   // Re-key the tensor index onto the stored names (stable: the vector no longer grows).
   s.tensor_index.clear();
