@@ -64,9 +64,12 @@ class SpmSession {
   SpmSession(const Tokenizer::State& s, std::string text) : s_(s), text_(std::move(text)) {}
 
   void tokenize(std::vector<std::int32_t>& out) {
+    // One symbol per UTF-8 character. llama.cpp takes the length its lead byte announces; this takes
+    // the validated length (the same on valid UTF-8), so an invalid byte before a U+2581 cannot swallow
+    // part of it and decode stays lossless.
     int index = 0;
     for (std::size_t offs = 0; offs < text_.size();) {
-      const std::size_t len = std::min(utf8_lead_len(static_cast<unsigned char>(text_[offs])), text_.size() - offs);
+      const std::size_t len = utf8_decode(text_, offs).len;
       symbols_.push_back({index - 1, offs + len == text_.size() ? -1 : index + 1, offs, len});
       offs += len;
       ++index;
