@@ -1,6 +1,7 @@
 #include "prod/engine/tokenizer/vocab.h"
 
 #include <array>
+#include <span>
 
 #include "prod/engine/gguf/gguf.h"
 

@@ -24,8 +24,8 @@ enum class VocabType { kSpm, kBpe };
 // How byte-level BPE splits text into words before merging (tokenizer.ggml.pre).
 enum class PreTokenizer {
   kNone,    // SPM vocabularies: no split
-  kLlama3,  // "llama3", "llama-bpe", "llama-v3", ...: the Llama-3 regex
-  kGpt2,    // "gpt-2", "default"-less GPT-2 family, "mpt", ...: the GPT-2 regex
+  kLlama3,  // "llama3", "llama-v3", "llama-bpe", "falcon3": the Llama-3 regex
+  kGpt2,    // "gpt-2", "phi-2", "mpt", "olmo": the GPT-2 regex
 };
 
 // tokenizer.ggml.token_type values (llama.cpp's llama_token_type).
@@ -77,6 +77,8 @@ Status apply_vocab_defaults(Vocab& v, VocabType type, std::string_view pre_name)
 
 // Reads tokenizer.ggml.{model, pre, tokens, scores, token_type, merges, bos/eos/eot/eom/unknown/
 // padding_token_id, add_bos_token, add_eos_token, add_space_prefix} and tokenizer.chat_template.
+// A byte-level BPE vocabulary with pre "default" (or none) is rejected: llama.cpp splits those with a
+// different, multi-regex pre-tokenizer that this library does not implement.
 Result<Vocab> vocab_from_gguf(const GgufFile& file);
 
 }  // namespace chatscale::engine
