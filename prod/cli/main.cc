@@ -8,6 +8,9 @@
 #include "cli/gpu_command.h"
 #include "prod/db/migrate_command.h"
 #include "prod/engine/model/model_command.h"
+#if defined(CHATSCALE_ENGINE_SERVER)
+#include "prod/engine/server/engine_server.h"
+#endif
 #include "prod/serve/serve_command.h"
 #include "sim/runner/sim_command.h"
 
@@ -34,6 +37,10 @@ const Command kCommands[] = {
      chatscale::db::migrate_command},
     {"model", "random-weight Llama models (`model random --shape SHAPE.yaml --out FILE.gguf`) and `model info FILE.gguf`",
      chatscale::engine::model_command},
+#if defined(CHATSCALE_ENGINE_SERVER)
+    {"engine", "serve a GGUF model with the project's own engine: OpenAI-compatible /v1/chat/completions (`engine --model FILE.gguf`)",
+     chatscale::engine::engine_command},
+#endif
 };
 
 void usage(std::ostream& out) {
