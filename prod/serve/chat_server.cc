@@ -11,6 +11,9 @@
 #include "prod/db/pg_stores.h"
 #include "prod/llm/openai_backend.h"
 #include "prod/llm/synthetic_backend.h"
+#if defined(CHATSCALE_ENGINE_SERVER)
+#include "prod/engine/server/engine_backend.h"
+#endif
 #include "prod/redis/redis_rate_limit_store.h"
 #include "prod/runtime/task.h"
 #include "ratelimit/memory_rate_limit_store.h"
@@ -150,6 +153,33 @@ Status ChatServer::build_credentials() {
   return Status::ok();
 }
 
+// A backend of kind engine: the project's own engine in process (model, CPU backend, loop, adapter).
+namespace {
+Result<std::unique_ptr<InferenceBackend>> make_engine_backend(const BackendConfig& b, Clock& clock, std::ostream& notices) {
+#if defined(CHATSCALE_ENGINE_SERVER)
+  engine::EngineOptions o;
+  o.model_path = b.model;
+  o.device = b.device;
+  o.threads = static_cast<int>(b.threads);
+  o.kv_blocks = b.kv_blocks;
+  if (b.max_in_flight > 0) o.max_waiting = b.max_in_flight;
+  o.backend.name = b.name;
+  o.backend.region = b.region;
+  auto runtime = engine::EngineRuntime::create(o, clock);
+  if (!runtime.is_ok()) return Status(runtime.status().code(), "backend " + b.name + ": " + runtime.status().message());
+  const auto& c = (*runtime)->config();
+  notices << "serve: backend " << b.name << ": engine " << b.model << " (" << c.layers << " layers, hidden " << c.hidden
+          << ", context " << c.context_length << ") on the CPU, " << (*runtime)->threads() << " threads, "
+          << (*runtime)->kv_blocks() << " KV blocks of " << (*runtime)->block_size() << " tokens\n";
+  return engine::owning_backend(std::move(runtime).value());
+#else
+  (void)clock;
+  (void)notices;
+  return invalid_argument("backend " + b.name + ": kind engine is not built into this binary");
+#endif
+}
+}  // namespace
+
 Status ChatServer::build_backends() {
   for (const auto& b : config_.backends) {
     if (b.kind == BackendKind::kSynthetic) {
@@ -164,6 +194,11 @@ Status ChatServer::build_backends() {
       backends_.push_back(std::make_unique<SyntheticBackend>(clock_, c));
       notices_ << "serve: backend " << b.name
                << ": synthetic backend: generated text for tests and load tests only, not a language model\n";
+      continue;
+    }
+    if (b.kind == BackendKind::kEngine) {
+      CS_ASSIGN_OR_RETURN(auto engine_backend, make_engine_backend(b, clock_, notices_));
+      backends_.push_back(std::move(engine_backend));
       continue;
     }
     OpenAiBackendConfig c;

@@ -136,13 +136,19 @@ void read_secrets(YamlDocument& doc, YamlMap& m, const EnvLookup& env, SecretsCo
 void read_backend(YamlDocument& doc, YamlMap& m, const EnvLookup& env, BackendConfig& b) {
   m.require({"name", "kind"});
   m.text("name", b.name);
-  m.choice("kind", b.kind, {{"synthetic", BackendKind::kSynthetic}, {"openai", BackendKind::kOpenAi}});
+  m.choice("kind", b.kind,
+           {{"synthetic", BackendKind::kSynthetic}, {"openai", BackendKind::kOpenAi}, {"engine", BackendKind::kEngine}});
   m.text("region", b.region, /*allow_empty=*/true);
   m.integer("max_in_flight", b.max_in_flight, Range::at_least(0));
   static const char* kSynthetic[] = {"tokens_per_second", "first_token_ms", "answer_tokens", "seed"};
   static const char* kOpenAi[] = {"url", "model", "api_key", "api_key_env", "connect_timeout_s",
                                   "response_timeout_s", "health_interval_s", "health_path"};
+  static const char* kOpenAiOnly[] = {"url", "api_key", "api_key_env", "connect_timeout_s",
+                                      "response_timeout_s", "health_interval_s", "health_path"};
+  static const char* kEngine[] = {"device", "threads", "kv_blocks"};
   const bool openai = b.kind == BackendKind::kOpenAi;
+  const bool engine = b.kind == BackendKind::kEngine;
+  const bool synthetic = b.kind == BackendKind::kSynthetic;
   const bool walk = doc.schema_walk();
   auto misplaced = [&](auto& keys, const char* kind) {
     for (const char* key : keys) {
@@ -152,8 +158,13 @@ void read_backend(YamlDocument& doc, YamlMap& m, const EnvLookup& env, BackendCo
       m.text(key, ignored, /*allow_empty=*/true);  // reported once, not again as an unknown field
     }
   };
+  if (!walk) {
+    if (!synthetic) misplaced(kSynthetic, "synthetic");
+    if (synthetic) misplaced(kOpenAi, "openai");
+    if (engine) misplaced(kOpenAiOnly, "openai");
+    if (!engine) misplaced(kEngine, "engine");
+  }
   if (openai || walk) {
-    if (!walk) misplaced(kSynthetic, "synthetic");
     m.require({"url"});
     m.text("url", b.url);
     m.text("model", b.model, /*allow_empty=*/true);
@@ -163,12 +174,21 @@ void read_backend(YamlDocument& doc, YamlMap& m, const EnvLookup& env, BackendCo
     m.number("health_interval_s", b.health_interval_s, Range::at_least(0));
     m.text("health_path", b.health_path);
   }
-  if (!openai || walk) {
-    if (!walk) misplaced(kOpenAi, "openai");
+  if (synthetic || walk) {
     m.number("tokens_per_second", b.tokens_per_second, Range::at_least(0));
     m.number("first_token_ms", b.first_token_ms, Range::at_least(0));
     m.integer("answer_tokens", b.answer_tokens, Range::between(1, 1'000'000));
     m.integer("seed", b.seed, Range::at_least(0));
+  }
+  if (engine || walk) {
+    if (engine) {
+      m.require({"model"});
+      m.text("model", b.model);
+    }
+    m.text("device", b.device);
+    if (b.device != "cpu" && b.device != "cuda") doc.error_at(m.path() + ".device", "must be cpu or cuda");
+    m.integer("threads", b.threads, Range::between(0, 1024));
+    m.integer("kv_blocks", b.kv_blocks, Range::at_least(0));
   }
 }
 

@@ -14,10 +14,13 @@
 //   secrets (required): {jwt_secret | jwt_secret_env: hex, >= 32 bytes;
 //                        api_key_pepper | api_key_pepper_env: hex, 32..64 bytes;
 //                        content_keys: [{id, key | key_env: base64 of 32 bytes}]  (required with database)}
-//   backends (required, >= 1): [{name, kind: synthetic|openai, region, max_in_flight,
+//   backends (required, >= 1): [{name, kind: synthetic|openai|engine, region, max_in_flight,
 //        synthetic: tokens_per_second, first_token_ms, answer_tokens, seed;
 //        openai: url, model, api_key | api_key_env, connect_timeout_s, response_timeout_s,
-//                health_interval_s, health_path}]
+//                health_interval_s, health_path;
+//        engine (the project's own engine, in process): model (the GGUF file, required),
+//                device (cpu; cuda is refused at start-up in this build), threads (0: all cores),
+//                kv_blocks (KV cache blocks of 16 tokens; 0: sized from the model)}]
 //   service: MessageServiceConfig fields (model, system_prompt, context_window_tokens, ...; routing:
 //            least_loaded | power_of_two)
 //   rate_limits: {<tier>: {requests_per_minute, tokens_per_minute, concurrent, max_output_tokens,
@@ -90,7 +93,7 @@ struct SecretsConfig {
   std::vector<ContentKeyConfig> content_keys;
 };
 
-enum class BackendKind { kSynthetic, kOpenAi };
+enum class BackendKind { kSynthetic, kOpenAi, kEngine };
 
 struct BackendConfig {
   std::string name;
@@ -110,6 +113,10 @@ struct BackendConfig {
   double response_timeout_s = 60;
   double health_interval_s = 5;
   std::string health_path = "/v1/models";
+  // engine (`model` above is then the GGUF file)
+  std::string device = "cpu";
+  std::int64_t threads = 0;
+  std::int64_t kv_blocks = 0;
 };
 
 struct LimitsConfig {

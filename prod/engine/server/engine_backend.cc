@@ -208,4 +208,25 @@ Result<std::unique_ptr<EngineRuntime>> EngineRuntime::create(const EngineOptions
   return rt;
 }
 
+namespace {
+
+class OwningBackend : public InferenceBackend {
+ public:
+  explicit OwningBackend(std::unique_ptr<EngineRuntime> runtime) : runtime_(std::move(runtime)) {}
+  const std::string& name() const override { return runtime_->backend().name(); }
+  BackendLoad load() const override { return runtime_->backend().load(); }
+  Result<std::unique_ptr<InferenceStream>> start(const InferenceRequest& request) override {
+    return runtime_->backend().start(request);
+  }
+
+ private:
+  std::unique_ptr<EngineRuntime> runtime_;
+};
+
+}  // namespace
+
+std::unique_ptr<InferenceBackend> owning_backend(std::unique_ptr<EngineRuntime> runtime) {
+  return std::make_unique<OwningBackend>(std::move(runtime));
+}
+
 }  // namespace chatscale::engine

@@ -104,4 +104,8 @@ class EngineRuntime {
   std::unique_ptr<EngineBackend> backend_;
 };
 
+// An InferenceBackend that owns a whole EngineRuntime and forwards to its EngineBackend (for owners
+// that hold backends as std::unique_ptr<InferenceBackend>, like ChatServer).
+std::unique_ptr<InferenceBackend> owning_backend(std::unique_ptr<EngineRuntime> runtime);
+
 }  // namespace chatscale::engine
