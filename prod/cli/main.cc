@@ -11,6 +11,9 @@
 #if defined(CHATSCALE_ENGINE_SERVER)
 #include "prod/engine/server/engine_server.h"
 #endif
+#if defined(CHATSCALE_ENGINE_PROFILE)
+#include "prod/engine/profile/profile_command.h"
+#endif
 #include "prod/serve/serve_command.h"
 #include "sim/runner/sim_command.h"
 
@@ -40,6 +43,10 @@ const Command kCommands[] = {
 #if defined(CHATSCALE_ENGINE_SERVER)
     {"engine", "serve a GGUF model with the project's own engine: OpenAI-compatible /v1/chat/completions (`engine --model FILE.gguf`)",
      chatscale::engine::engine_command},
+#endif
+#if defined(CHATSCALE_ENGINE_PROFILE)
+    {"profile", "time the engine's prefill and decode iterations over a grid and write a chatscale-gpu-profile/1 calibration (`profile --model FILE.gguf --out PROFILE.json`)",
+     chatscale::engine::profile_command},
 #endif
 };
 
