@@ -13,6 +13,7 @@
 #include "prod/llm/synthetic_backend.h"
 #if defined(CHATSCALE_ENGINE_SERVER)
 #include "prod/engine/server/engine_backend.h"
+#include "prod/engine/server/engine_runtime.h"
 #endif
 #include "prod/redis/redis_rate_limit_store.h"
 #include "prod/runtime/task.h"

@@ -12,9 +12,7 @@
 // thread blocks. load(): healthy, in_flight = requests submitted and not ended, capacity = the loop's
 // running + waiting bound.
 //
-// EngineRuntime owns a whole in-process engine built from a GGUF file: the mapped model, the CPU
-// model backend with its KV cache, the loop and the backend adapter (`chatscale engine` and serve.yaml
-// backends of kind engine use it).
+// EngineRuntime (engine_runtime.h) owns a whole in-process engine built from a GGUF file.
 //
 // Ownership: EngineBackend borrows the clock and the loop (they must outlive it and its streams).
 // Thread-safety: start()/load()/name() from any thread or task; a stream is read by one task at a
@@ -67,45 +65,5 @@ class EngineBackend : public InferenceBackend {
   EngineBackendConfig config_;
   std::vector<std::int32_t> eog_ids_;
 };
-
-struct EngineOptions {
-  std::string model_path;
-  std::string device = "cpu";         // "cpu" ("cuda" is refused: no CUDA serving backend yet)
-  int threads = 0;                    // 0: all cores
-  std::int64_t kv_blocks = 0;         // 0: from kv_memory_mib
-  std::int64_t kv_memory_mib = 0;     // 0: enough for max_seqs full contexts, capped at 1024 MiB
-  std::int32_t block_size = 16;
-  std::int64_t max_batched_tokens = 512;
-  std::int32_t max_seqs = 32;
-  std::int64_t max_waiting = 256;
-  EngineBackendConfig backend;        // model defaults to the file's name without .gguf
-};
-
-// The model, its CPU backend and KV cache, the loop and the adapter, destroyed in the right order.
-class EngineRuntime {
- public:
-  // InvalidArgument for bad options, an unreadable or non-Llama model, or device "cuda".
-  static Result<std::unique_ptr<EngineRuntime>> create(const EngineOptions& options, Clock& clock);
-  ~EngineRuntime();
-
-  EngineBackend& backend() { return *backend_; }
-  EngineLoop& loop() { return *loop_; }
-  const LlamaConfig& config() const { return model_->config; }
-  std::int64_t kv_blocks() const { return model_backend_->num_blocks(); }
-  std::int32_t block_size() const { return model_backend_->block_size(); }
-  int threads() const { return model_backend_->threads(); }
-
- private:
-  EngineRuntime() = default;
-
-  std::optional<LlamaModel> model_;
-  std::unique_ptr<CpuModelBackend> model_backend_;
-  std::unique_ptr<EngineLoop> loop_;
-  std::unique_ptr<EngineBackend> backend_;
-};
-
-// An InferenceBackend that owns a whole EngineRuntime and forwards to its EngineBackend (for owners
-// that hold backends as std::unique_ptr<InferenceBackend>, like ChatServer).
-std::unique_ptr<InferenceBackend> owning_backend(std::unique_ptr<EngineRuntime> runtime);
 
 }  // namespace chatscale::engine

@@ -17,6 +17,7 @@
 #include "prod/api/api_json.h"
 #include "prod/api/json_body.h"
 #include "prod/engine/server/engine_backend.h"
+#include "prod/engine/server/engine_runtime.h"
 #include "prod/http/http_server.h"
 #include "prod/http/responses.h"
 #include "prod/runtime/real_clock.h"

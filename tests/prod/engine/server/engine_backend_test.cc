@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "prod/engine/server/engine_backend.h"
+#include "prod/engine/server/engine_runtime.h"
 #include "prod/runtime/real_clock.h"
 #include "tests/prod/engine/server/tiny_gguf.h"
 
