@@ -179,6 +179,9 @@ SendOutcome CompletionFlow::complete(const CompletionRequest& request, StreamSin
   send.content = request.content;
   send.max_tokens = request.max_tokens;
   send.temperature = request.temperature;
+  send.top_p = request.top_p;
+  send.seed = request.seed;
+  send.stop = request.stop;
   SendOutcome outcome = service_.send(send, sink);
   (void)store_.delete_conversation(owner, id);
   return outcome;

@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -74,6 +75,9 @@ struct CompletionRequest {
   std::string content;            // the last user turn
   std::int64_t max_tokens = 0;    // 0: the configured default
   double temperature = 1.0;
+  double top_p = 1.0;                 // passed to the backend, like temperature
+  std::optional<std::uint64_t> seed;
+  std::vector<std::string> stop;
 };
 
 class CompletionFlow {

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -23,7 +24,15 @@ struct InferenceRequest {
   std::string tier;                 // scheduling priority
   std::string region;               // caller's region, for routing affinity
   double deadline = 0;              // absolute time on the clock's time line; 0 = none
+  // OpenAI's sampling options. Backends that cannot honour one ignore it (the simulator).
+  double top_p = 1.0;                 // nucleus sampling, (0, 1]; 1 = off
+  std::optional<std::uint64_t> seed;  // given: reproducible sampling; absent: the backend's own choice
+  std::vector<std::string> stop;      // at most kMaxStopStrings, each 1..kMaxStopBytes bytes; the answer
+                                      // ends before the first one (finish reason stop), which is not sent
 };
+
+inline constexpr std::size_t kMaxStopStrings = 4;
+inline constexpr std::size_t kMaxStopBytes = 64;
 
 // One step of a generation. A stream yields kDelta events (the first of them is the first token),
 // then exactly one kDone or kError, after which it is finished. Aggregating backends (the simulator)

@@ -159,7 +159,8 @@ Status MessageService::start_generation(Flow& flow) {
                            route_draws_.fetch_add(0x9E3779B97F4A7C15ULL));
   InferenceRequest request{std::to_string(flow.received_at) + "/" + flow.out.user_message.id,
                            config_.model, flow.context.turns, flow.context.prompt_tokens, flow.max_tokens,
-                           flow.req.temperature, flow.req.caller.tier, flow.req.caller.region, 0};
+                           flow.req.temperature, flow.req.caller.tier, flow.req.caller.region, 0,
+                           flow.req.top_p, flow.req.seed, flow.req.stop};
   Status last = unavailable("no healthy inference backend");
   int attempts = 0;
   for (std::size_t index : order) {

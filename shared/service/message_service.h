@@ -83,6 +83,9 @@ struct SendRequest {
   std::string idempotency_key;
   std::int64_t max_tokens = 0;  // 0: the configured default
   double temperature = 1.0;
+  double top_p = 1.0;                 // passed to the backend (InferenceRequest)
+  std::optional<std::uint64_t> seed;  // passed to the backend
+  std::vector<std::string> stop;      // passed to the backend
 };
 
 struct SendOutcome {
