@@ -35,6 +35,7 @@ struct ApiStores {
   ConversationStore& conversations;
   MessageStore& messages;
   ApiKeyStore& api_keys;
+  RefreshTokenStore& refresh_tokens;
 };
 
 struct ApiOptions {

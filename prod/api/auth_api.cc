@@ -1,4 +1,5 @@
-// Accounts and credentials: register, login, refresh, the caller's profile and API keys.
+// Accounts and credentials: register, login, refresh (rotation with reuse detection), logout,
+// logout-all, the caller's profile and API keys.
 // Passwords are hashed and verified on the BlockingPool (argon2id takes tens of milliseconds and
 // 64 MiB), never on an I/O thread. Login answers the same way, after the same work, for an unknown
 // e-mail and a wrong password, so the response does not tell which accounts exist.
@@ -27,15 +28,67 @@ Status check_email(const std::string& email) {
   return Status::ok();
 }
 
-// Both tokens of a session, with the OAuth-style fields clients expect.
-nlohmann::json token_pair(ApiContext& ctx, const User& user) {
+// A fresh opaque refresh token and its stored record (hash only), valid for refresh_token_ttl_s.
+struct IssuedRefresh {
+  std::string token;
+  RefreshToken record;
+};
+
+Result<IssuedRefresh> new_refresh_token(ApiContext& ctx, const std::string& user_id, const std::string& family_id) {
+  CS_ASSIGN_OR_RETURN(std::string token, generate_refresh_token());
+  double now = ctx.clock.now();
+  RefreshToken record{ctx.api_key_hasher.hash(token), family_id, user_id, now, now + ctx.options.refresh_token_ttl_s, 0};
+  return IssuedRefresh{std::move(token), std::move(record)};
+}
+
+// Both tokens of a session, with the OAuth-style fields clients expect. The access token is a
+// short-lived stateless JWT (never stored, not revocable before its expiry); the refresh token is
+// opaque and stored hashed.
+nlohmann::json token_pair(ApiContext& ctx, const User& user, const std::string& refresh_token) {
   double now = ctx.clock.now();
   Claims access{user.id, user.tier, now, now + ctx.options.access_token_ttl_s, 0, "", std::string(kAccessToken)};
-  Claims refresh{user.id, user.tier, now, now + ctx.options.refresh_token_ttl_s, 0, "", std::string(kRefreshToken)};
   return {{"access_token", ctx.jwt.issue(access)},
-          {"refresh_token", ctx.jwt.issue(refresh)},
+          {"refresh_token", refresh_token},
           {"token_type", "Bearer"},
-          {"expires_in", static_cast<std::int64_t>(ctx.options.access_token_ttl_s)}};
+          {"expires_in", static_cast<std::int64_t>(ctx.options.access_token_ttl_s)},
+          {"refresh_expires_in", static_cast<std::int64_t>(ctx.options.refresh_token_ttl_s)}};
+}
+
+// A new session (family) for `user`: stores its first refresh token and answers both tokens.
+Result<nlohmann::json> start_session(ApiContext& ctx, Exchange& ex, const User& user) {
+  CS_ASSIGN_OR_RETURN(std::string family_id, generate_random_id());
+  CS_ASSIGN_OR_RETURN(IssuedRefresh issued, new_refresh_token(ctx, user.id, family_id));
+  CS_ASSIGN_OR_RETURN(Lsn lsn, ctx.stores.refresh_tokens.create_refresh_token(issued.record));
+  ex.add_read_token(lsn);
+  return token_pair(ctx, user, issued.token);
+}
+
+// The "refresh_token" field of the body; answers 400 and returns nullopt when absent or malformed.
+std::optional<std::string> read_refresh_token(Exchange& ex) {
+  auto body = ex.json_body();
+  if (!body) return std::nullopt;
+  std::string token;
+  FieldReader fields(*body);
+  fields.text("refresh_token", token, TextRule{true, 1, JwtCodec::kMaxTokenBytes});
+  if (Status status = fields.finish(); !status.is_ok()) {
+    ex.error(status);
+    return std::nullopt;
+  }
+  return token;
+}
+
+Status rotation_refusal(RotationOutcome outcome) {
+  switch (outcome) {
+    case RotationOutcome::kReused:
+      return unauthenticated("refresh token reused: it was already exchanged, so the session is revoked");
+    case RotationOutcome::kRevoked:
+      return unauthenticated("refresh token revoked (logged out)");
+    case RotationOutcome::kExpired:
+      return unauthenticated("refresh token expired");
+    case RotationOutcome::kRotated:
+      break;
+  }
+  return Status::ok();
 }
 
 struct Credentials {
@@ -87,9 +140,10 @@ class AuthApi {
       return ex.error(written.status());
     }
     ex.add_read_token(written->lsn);
-    nlohmann::json body = token_pair(ctx_, written->value);
-    body["user"] = user_json(written->value);
-    ex.json(201, body);
+    auto body = start_session(ctx_, ex, written->value);
+    if (!body.is_ok()) return ex.error(body.status());
+    (*body)["user"] = user_json(written->value);
+    ex.json(201, *body);
   }
 
   void login(http::HttpRequest& request, http::ResponseWriter& writer) {
@@ -108,29 +162,62 @@ class AuthApi {
     auto verified = ctx_.blocking.run([&] { return ctx_.passwords.verify(credentials->password, hash); });
     if (!user.is_ok() || !verified.is_ok() || !*verified)
       return ex.error(unauthenticated("wrong e-mail or password"));
-    nlohmann::json body = token_pair(ctx_, *user);
-    body["user"] = user_json(*user);
-    ex.json(200, body);
+    auto body = start_session(ctx_, ex, *user);
+    if (!body.is_ok()) return ex.error(body.status());
+    (*body)["user"] = user_json(*user);
+    ex.json(200, *body);
   }
 
+  // Rotation: the presented token is exchanged for a new pair once; presenting it again revokes the
+  // whole session (whoever holds the newer token loses it too), since one of the two holders stole it.
   void refresh(http::HttpRequest& request, http::ResponseWriter& writer) {
     Exchange ex(ctx_, request, writer);
-    auto body = ex.json_body();
-    if (!body) return;
-    std::string token;
-    FieldReader fields(*body);
-    fields.text("refresh_token", token, TextRule{true, 1, JwtCodec::kMaxTokenBytes});
-    if (Status status = fields.finish(); !status.is_ok()) return ex.error(status);
-    auto claims = ctx_.jwt.verify(token, ctx_.clock.now(), kRefreshToken);
-    if (!claims.is_ok()) return ex.error(claims.status());
-    auto user = ctx_.stores.users.find_user(claims->sub, ReadOptions{});
+    auto token = read_refresh_token(ex);
+    if (!token) return;
+    auto successor = new_refresh_token(ctx_, "", "");
+    if (!successor.is_ok()) return ex.error(successor.status());
+    auto rotation = ctx_.stores.refresh_tokens.rotate_refresh_token(ctx_.api_key_hasher.hash(*token),
+                                                                    successor->record, ctx_.clock.now());
+    if (!rotation.is_ok()) {
+      if (rotation.status().code() == StatusCode::kNotFound) return ex.error(unauthenticated("invalid refresh token"));
+      return ex.error(rotation.status());
+    }
+    ex.add_read_token(rotation->lsn);
+    if (Status refused = rotation_refusal(rotation->outcome); !refused.is_ok()) return ex.error(refused);
+    const std::string& user_id = rotation->presented.user_id;
+    auto user = ctx_.stores.users.find_user(user_id, ReadOptions{});
     if (!user.is_ok() && user.status().code() == StatusCode::kNotFound)
-      user = ctx_.stores.users.find_user(claims->sub, ReadOptions{0, 0, true});  // a lagging replica
+      user = ctx_.stores.users.find_user(user_id, ReadOptions{0, 0, true});  // a lagging replica
     if (!user.is_ok()) {
       if (user.status().code() == StatusCode::kNotFound) return ex.error(unauthenticated("the account no longer exists"));
       return ex.error(user.status());
     }
-    ex.json(200, token_pair(ctx_, *user));
+    ex.json(200, token_pair(ctx_, *user, successor->token));
+  }
+
+  // Ends the session of the presented refresh token (every token of its family). Access tokens
+  // already issued stay valid until they expire (access_token_ttl_s): they are stateless.
+  void logout(http::HttpRequest& request, http::ResponseWriter& writer) {
+    Exchange ex(ctx_, request, writer);
+    auto token = read_refresh_token(ex);
+    if (!token) return;
+    auto revoked = ctx_.stores.refresh_tokens.revoke_refresh_family(ctx_.api_key_hasher.hash(*token), ctx_.clock.now());
+    if (!revoked.is_ok()) {
+      if (revoked.status().code() == StatusCode::kNotFound) return ex.error(unauthenticated("invalid refresh token"));
+      return ex.error(revoked.status());
+    }
+    ex.add_read_token(revoked->lsn);
+    ex.no_content();
+  }
+
+  // Ends every session of the caller (bearer: access token or API key).
+  void logout_all(http::HttpRequest& request, http::ResponseWriter& writer) {
+    Exchange ex(ctx_, request, writer);
+    if (!ex.authenticate()) return;
+    auto revoked = ctx_.stores.refresh_tokens.revoke_user_refresh_families(ex.principal().user_id, ctx_.clock.now());
+    if (!revoked.is_ok()) return ex.error(revoked.status());
+    ex.add_read_token(revoked->lsn);
+    ex.json(200, {{"revoked_sessions", revoked->value}});
   }
 
   void me(http::HttpRequest& request, http::ResponseWriter& writer) {
@@ -211,6 +298,8 @@ Routes auth_routes(ApiContext& ctx) {
       {"POST", "/auth/register", bind(&AuthApi::register_user)},
       {"POST", "/auth/login", bind(&AuthApi::login)},
       {"POST", "/auth/refresh", bind(&AuthApi::refresh)},
+      {"POST", "/auth/logout", bind(&AuthApi::logout)},
+      {"POST", "/auth/logout-all", bind(&AuthApi::logout_all)},
       {"GET", "/me", bind(&AuthApi::me)},
       {"POST", "/me/api-keys", bind(&AuthApi::create_key)},
       {"GET", "/me/api-keys", bind(&AuthApi::list_keys)},

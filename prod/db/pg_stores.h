@@ -1,5 +1,5 @@
-// PgStores: the storage ports (users, conversations, messages, usage, API keys; shared/ports/stores.h)
-// over PostgreSQL (PgDatabase: writes on the primary, reads on a replica that has the caller's writes),
+// PgStores: the storage ports (users, conversations, messages, usage, API keys, refresh-token families;
+// shared/ports/stores.h) over PostgreSQL (PgDatabase: writes on the primary, reads on a replica that has the caller's writes),
 // with message contents and conversation titles sealed by a ContentCipher (no plaintext at rest; each
 // value bound to its row, so ciphertexts cannot be swapped between rows).
 //
@@ -40,7 +40,8 @@ class PgStores : public UserStore,
                  public ConversationStore,
                  public MessageStore,
                  public UsageStore,
-                 public ApiKeyStore {
+                 public ApiKeyStore,
+                 public RefreshTokenStore {
  public:
   // Declares the prepared statements on the database.
   static Result<std::unique_ptr<PgStores>> create(PgDatabase& db, ContentCipher cipher);
@@ -83,6 +84,13 @@ class PgStores : public UserStore,
   Result<ApiKey> find_api_key(const std::string& key_hash, const ReadOptions& options) override;
   Result<std::vector<ApiKey>> list_api_keys(const std::string& user_id, const ReadOptions& options) override;
   Result<Lsn> revoke_api_key(const std::string& user_id, const std::string& key_id, double now) override;
+
+  // RefreshTokenStore (pg_refresh_tokens.cc)
+  Result<Lsn> create_refresh_token(const RefreshToken& token) override;
+  Result<Rotation> rotate_refresh_token(const std::string& token_hash, const RefreshToken& successor,
+                                        double now) override;
+  Result<Written<std::string>> revoke_refresh_family(const std::string& token_hash, double now) override;
+  Result<Written<std::int64_t>> revoke_user_refresh_families(const std::string& user_id, double now) override;
 
   const ContentCipher& cipher() const { return cipher_; }
 

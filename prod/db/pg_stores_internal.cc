@@ -92,6 +92,23 @@ const std::vector<std::pair<std::string, std::string>>& store_statements() {
        " WHERE user_id = $1 ORDER BY created_at DESC, id DESC"},
       {"cs_key_revoke",
        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3::float8) WHERE id = $1 AND user_id = $2"},
+      // refresh tokens (0003_refresh_tokens.sql)
+      {"cs_rt_family_insert",
+       "INSERT INTO refresh_families (id, user_id, created_at) VALUES ($1, $2, $3::float8)"},
+      {"cs_rt_insert",
+       "INSERT INTO refresh_tokens (token_hash, family_id, user_id, issued_at, expires_at)"
+       " VALUES ($1, $2, $3, $4::float8, $5::float8)"},
+      // Locks the token and its family: concurrent rotations of one token, and a rotation racing a
+      // logout, run one after the other and each sees the other's write.
+      {"cs_rt_lock",
+       "SELECT t.family_id, t.user_id, t.issued_at, t.expires_at, coalesce(t.rotated_at, 0),"
+       " coalesce(f.revoked_at, 0) FROM refresh_tokens t JOIN refresh_families f ON f.id = t.family_id"
+       " WHERE t.token_hash = $1 FOR UPDATE"},
+      {"cs_rt_rotate", "UPDATE refresh_tokens SET rotated_at = $2::float8 WHERE token_hash = $1"},
+      {"cs_rt_family_revoke",
+       "UPDATE refresh_families SET revoked_at = coalesce(revoked_at, $2::float8) WHERE id = $1"},
+      {"cs_rt_user_revoke",
+       "UPDATE refresh_families SET revoked_at = $2::float8 WHERE user_id = $1 AND revoked_at IS NULL"},
   };
   return kStatements;
 }

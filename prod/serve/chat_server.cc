@@ -84,6 +84,7 @@ Status ChatServer::build_stores() {
   messages_ = memory_store_.get();
   usage_ = memory_store_.get();
   api_keys_ = memory_store_.get();
+  refresh_tokens_ = memory_store_.get();
   notices_ << "serve: no database configured: in-memory stores, NOT durable (everything is lost when the "
               "process ends)\n";
   return Status::ok();
@@ -113,6 +114,7 @@ Status ChatServer::build_pg_stores() {
   messages_ = pg_stores_.get();
   usage_ = pg_stores_.get();
   api_keys_ = pg_stores_.get();
+  refresh_tokens_ = pg_stores_.get();
   notices_ << "serve: PostgreSQL primary " << d.primary.name << " and " << d.replicas.size()
            << " read replicas; message contents encrypted at rest with key " << config_.secrets.content_keys.front().id
            << "\n";
@@ -245,7 +247,7 @@ void ChatServer::build_service() {
   options.max_body_bytes = static_cast<std::size_t>(config_.limits.max_body_bytes);
   options.heartbeat_interval_s = config_.service.heartbeat_interval_s;
   ctx_ = std::unique_ptr<api::ApiContext>(new api::ApiContext{
-      clock_, pool_, api::ApiStores{*users_, *conversations_, *messages_, *api_keys_}, *passwords_, *jwt_,
+      clock_, pool_, api::ApiStores{*users_, *conversations_, *messages_, *api_keys_, *refresh_tokens_}, *passwords_, *jwt_,
       *api_key_hasher_, *limiter_, *service_, *hub_, *completions_, cancel_registry_, metrics_,
       [this] { return readiness(); }, [this] { return metrics_.serialize_text(); }, options});
   api::add_routes(router_, api::all_routes(*ctx_));

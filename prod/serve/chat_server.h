@@ -102,6 +102,7 @@ class ChatServer {
   MessageStore* messages_ = nullptr;
   UsageStore* usage_ = nullptr;
   ApiKeyStore* api_keys_ = nullptr;
+  RefreshTokenStore* refresh_tokens_ = nullptr;
 
   std::unique_ptr<RateLimitStore> rate_store_;
   std::unique_ptr<RateLimiter> limiter_;

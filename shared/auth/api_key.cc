@@ -47,6 +47,23 @@ Result<std::string> generate_api_key() {
   return key;
 }
 
+Result<std::string> generate_refresh_token() {
+  CS_RETURN_IF_ERROR(sodium_ready());
+  unsigned char bytes[kApiKeyRandomBytes];
+  randombytes_buf(bytes, sizeof bytes);
+  std::string token = std::string(kRefreshTokenPrefix) +
+                      base64url_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+  sodium_memzero(bytes, sizeof bytes);
+  return token;
+}
+
+Result<std::string> generate_random_id() {
+  CS_RETURN_IF_ERROR(sodium_ready());
+  unsigned char bytes[16];
+  randombytes_buf(bytes, sizeof bytes);
+  return hex_encode(std::string_view(reinterpret_cast<char*>(bytes), sizeof bytes));
+}
+
 bool is_api_key_format(std::string_view text) {
   if (text.size() != kApiKeyLength || !text.starts_with(kApiKeyPrefix)) return false;
   std::string_view body = text.substr(kApiKeyPrefix.size());

@@ -21,6 +21,13 @@ inline constexpr size_t kApiKeyLength = 46;  // 3 + base64url(32 bytes) = 3 + 43
 // libsodium cannot initialise.
 Result<std::string> generate_api_key();
 
+// Opaque refresh tokens: "rt-" followed by 32 random bytes in base64url. Stored only as
+// ApiKeyHasher::hash (the same keyed BLAKE2b), never in the clear.
+inline constexpr std::string_view kRefreshTokenPrefix = "rt-";
+Result<std::string> generate_refresh_token();
+// 16 random bytes as 32 lower-case hex characters (ids of refresh-token families).
+Result<std::string> generate_random_id();
+
 // True when `text` has the shape of a key from generate_api_key (prefix, length, alphabet), which
 // lets the gateway tell an API key from a JWT without a lookup. Says nothing about validity.
 bool is_api_key_format(std::string_view text);

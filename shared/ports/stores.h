@@ -1,4 +1,4 @@
-// Storage ports: users, conversations, messages, usage, rate-limit state. Adapters: in-memory fakes
+// Storage ports: users, conversations, messages, usage, API keys, refresh tokens, rate-limit state. Adapters: in-memory fakes
 // (shared/testing), simulated PostgreSQL (sim), libpqxx over a primary and read replicas (prod).
 //
 // Consistency: every write is durable on the primary when it returns and reports the LSN it reached.
@@ -111,6 +111,50 @@ class ApiKeyStore {
   virtual Result<std::vector<ApiKey>> list_api_keys(const std::string& user_id, const ReadOptions& options) = 0;
   // NotFound when the key is not the user's; revoking twice keeps the first time.
   virtual Result<Lsn> revoke_api_key(const std::string& user_id, const std::string& key_id, double now) = 0;
+};
+
+// One refresh token of a login session. The token itself is an opaque random string handed to the
+// client once; only its keyed hash is stored. Every login starts a family (the session); each refresh
+// replaces the presented token by a successor in the same family.
+struct RefreshToken {
+  std::string token_hash;  // ApiKeyHasher::hash of the token; the lookup key
+  std::string family_id;   // the login session the token belongs to
+  std::string user_id;
+  double issued_at = 0;
+  double expires_at = 0;
+  double rotated_at = 0;  // when a refresh replaced it (0 while it is the family's live token)
+};
+
+enum class RotationOutcome {
+  kRotated,   // the token was live: it is now rotated and the successor stored
+  kReused,    // the token had already been rotated (a stolen copy, or the thief's): family revoked now
+  kRevoked,   // the family was revoked before (logout, logout-all, earlier reuse)
+  kExpired,   // past expires_at; nothing written
+};
+
+struct Rotation {
+  RotationOutcome outcome = RotationOutcome::kRotated;
+  RefreshToken presented;  // the stored record of the presented token (user and family)
+  Lsn lsn = 0;             // the write's LSN (0 when nothing was written)
+};
+
+// Refresh tokens in families, for rotation with reuse detection and logout. Access tokens are
+// stateless JWTs and are not stored. Every method is atomic per family: two concurrent rotations of
+// one token yield one kRotated and one kReused (which revokes the family, the winner's successor too).
+class RefreshTokenStore {
+ public:
+  virtual ~RefreshTokenStore() = default;
+  // Stores the first token of a new family (a login). AlreadyExists when the hash is taken.
+  virtual Result<Lsn> create_refresh_token(const RefreshToken& token) = 0;
+  // Presents the token with hash `token_hash` at `now`: NotFound when unknown; otherwise the outcome
+  // above. On kRotated `successor` (same family and user; the caller fills hash and times) is stored.
+  virtual Result<Rotation> rotate_refresh_token(const std::string& token_hash, const RefreshToken& successor,
+                                                double now) = 0;
+  // Logout: revokes the family of the token with this hash (rotated or not). NotFound when unknown;
+  // revoking a revoked family keeps the first time. Returns the user id of the family.
+  virtual Result<Written<std::string>> revoke_refresh_family(const std::string& token_hash, double now) = 0;
+  // Logout everywhere: revokes every family of the user. Returns how many were live.
+  virtual Result<Written<std::int64_t>> revoke_user_refresh_families(const std::string& user_id, double now) = 0;
 };
 
 // Per-user token and request accounting, for billing and quotas.

@@ -299,4 +299,70 @@ Result<Lsn> MemoryStore::revoke_api_key(const std::string& user_id, const std::s
   return not_found("API key " + key_id + " not found");
 }
 
+// ---- refresh tokens ----------------------------------------------------------------------------------
+
+Result<Lsn> MemoryStore::create_refresh_token(const RefreshToken& token) {
+  std::lock_guard lock(mu_);
+  if (refresh_tokens_.count(token.token_hash)) return already_exists("refresh token hash already stored");
+  CS_RETURN_IF_ERROR(begin_write());
+  refresh_tokens_[token.token_hash] = token;
+  family_revoked_at_.emplace(token.family_id, 0.0);
+  return lsn_;
+}
+
+Result<Rotation> MemoryStore::rotate_refresh_token(const std::string& token_hash, const RefreshToken& successor,
+                                                   double now) {
+  std::lock_guard lock(mu_);
+  auto it = refresh_tokens_.find(token_hash);
+  if (it == refresh_tokens_.end()) return not_found("refresh token not found");
+  Rotation rotation{RotationOutcome::kRotated, it->second, 0};
+  double& revoked_at = family_revoked_at_[it->second.family_id];
+  if (revoked_at > 0) {
+    rotation.outcome = RotationOutcome::kRevoked;
+  } else if (it->second.rotated_at > 0) {
+    CS_RETURN_IF_ERROR(begin_write());
+    revoked_at = now;
+    rotation.outcome = RotationOutcome::kReused;
+    rotation.lsn = lsn_;
+  } else if (it->second.expires_at <= now) {
+    rotation.outcome = RotationOutcome::kExpired;
+  } else {
+    if (refresh_tokens_.count(successor.token_hash)) return already_exists("refresh token hash already stored");
+    CS_RETURN_IF_ERROR(begin_write());
+    it->second.rotated_at = now;
+    RefreshToken next = successor;
+    next.family_id = it->second.family_id;
+    next.user_id = it->second.user_id;
+    next.rotated_at = 0;
+    refresh_tokens_[next.token_hash] = next;
+    rotation.lsn = lsn_;
+  }
+  return rotation;
+}
+
+Result<Written<std::string>> MemoryStore::revoke_refresh_family(const std::string& token_hash, double now) {
+  std::lock_guard lock(mu_);
+  auto it = refresh_tokens_.find(token_hash);
+  if (it == refresh_tokens_.end()) return not_found("refresh token not found");
+  CS_RETURN_IF_ERROR(begin_write());
+  double& revoked_at = family_revoked_at_[it->second.family_id];
+  if (revoked_at == 0) revoked_at = now;
+  return Written<std::string>{it->second.user_id, lsn_};
+}
+
+Result<Written<std::int64_t>> MemoryStore::revoke_user_refresh_families(const std::string& user_id, double now) {
+  std::lock_guard lock(mu_);
+  CS_RETURN_IF_ERROR(begin_write());
+  std::int64_t live = 0;
+  for (const auto& [hash, token] : refresh_tokens_) {
+    if (token.user_id != user_id) continue;
+    double& revoked_at = family_revoked_at_[token.family_id];
+    if (revoked_at == 0) {
+      revoked_at = now;
+      ++live;
+    }
+  }
+  return Written<std::int64_t>{live, lsn_};
+}
+
 }  // namespace chatscale::testing

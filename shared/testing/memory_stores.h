@@ -1,4 +1,5 @@
-// In-memory implementations of every storage port (users, conversations, messages, usage, API keys), with the
+// In-memory implementations of every storage port (users, conversations, messages, usage, API keys,
+// refresh-token families), with the
 // semantics the PostgreSQL adapter must have: ownership checks (another user's conversation is
 // NotFound), idempotency keys, monotonically growing LSNs, cursor pagination. Thread-safe (one mutex).
 // Fault injection: fail_writes_after(n) makes every write after the next n fail with Unavailable, so
@@ -20,7 +21,8 @@ class MemoryStore : public UserStore,
                     public ConversationStore,
                     public MessageStore,
                     public UsageStore,
-                    public ApiKeyStore {
+                    public ApiKeyStore,
+                    public RefreshTokenStore {
  public:
   // UserStore
   Result<Written<User>> create_user(const User& user) override;
@@ -58,6 +60,13 @@ class MemoryStore : public UserStore,
   Result<std::vector<ApiKey>> list_api_keys(const std::string& user_id, const ReadOptions& options) override;
   Result<Lsn> revoke_api_key(const std::string& user_id, const std::string& key_id, double now) override;
 
+  // RefreshTokenStore
+  Result<Lsn> create_refresh_token(const RefreshToken& token) override;
+  Result<Rotation> rotate_refresh_token(const std::string& token_hash, const RefreshToken& successor,
+                                        double now) override;
+  Result<Written<std::string>> revoke_refresh_family(const std::string& token_hash, double now) override;
+  Result<Written<std::int64_t>> revoke_user_refresh_families(const std::string& user_id, double now) override;
+
   // Test hooks.
   void fail_writes_after(std::int64_t n);  // -1 (default): never fail
   std::int64_t reads() const;
@@ -85,6 +94,8 @@ class MemoryStore : public UserStore,
   std::map<std::string, StoredConversation> conversations_;  // by id
   std::map<std::string, Usage> usage_;                       // by user id
   std::map<std::string, ApiKey> api_keys_;                   // by hash
+  std::map<std::string, RefreshToken> refresh_tokens_;       // by hash
+  std::map<std::string, double> family_revoked_at_;          // family id -> revocation time (0: live)
   std::map<std::string, std::int64_t> updates_;              // update_message calls by message id
   std::int64_t next_id_ = 1;
   Lsn lsn_ = 0;

@@ -146,7 +146,7 @@ ApiHarness::ApiHarness(HarnessOptions opts)
       hub(runner.ioc(), clock, service, registry, options.hub),
       completions(clock, store, metrics, tokenizer, {&cancellable}, MessageComponents{limiter, Moderator::builtin()},
                   options.service),
-      ctx{clock,  pool,    ApiStores{store, store, store, store}, hasher, jwt, api_keys, limiter, service, hub,
+      ctx{clock,  pool,    ApiStores{store, store, store, store, store}, hasher, jwt, api_keys, limiter, service, hub,
           completions, registry, metrics, nullptr, nullptr, options.api} {
   routes = all_routes(ctx);
   add_routes(router, routes);

@@ -1,4 +1,5 @@
-// Accounts and credentials through the real routes: register, login, refresh, /me, API keys; bad,
+// Accounts and credentials through the real routes: register, login, refresh (rotation, reuse, expiry),
+// logout, logout-all, /me, API keys; bad,
 // tampered, expired and alg-none tokens refused with 401.
 #include <gtest/gtest.h>
 
@@ -41,6 +42,83 @@ TEST(AuthApi, RegisterLoginRefreshAndMe) {
   // Each token only does its own job.
   EXPECT_EQ(h.call_as(refresh, "GET", "/me").status, 401);
   EXPECT_EQ(h.call("POST", "/auth/refresh", nlohmann::json{{"refresh_token", access}}.dump()).status, 401);
+}
+
+Reply refresh_with(ApiHarness& h, const std::string& token) {
+  return h.call("POST", "/auth/refresh", nlohmann::json{{"refresh_token", token}}.dump());
+}
+
+TEST(AuthApi, RefreshRotatesAndReuseRevokesTheSession) {
+  ApiHarness h;
+  Reply reg = h.call("POST", "/auth/register", credentials("rot@example.com", "correct horse battery"));
+  ASSERT_EQ(reg.status, 201) << reg.body;
+  std::string r1 = reg.json()["refresh_token"];
+  EXPECT_EQ(r1.rfind("rt-", 0), 0u) << "opaque, not a JWT";
+  EXPECT_EQ(h.store.writes(), 2) << "the user and the session's first token";
+
+  Reply first = refresh_with(h, r1);
+  ASSERT_EQ(first.status, 200) << first.body;
+  std::string r2 = first.json()["refresh_token"];
+  EXPECT_NE(r2, r1);
+  EXPECT_EQ(h.call_as(first.json()["access_token"], "GET", "/me").status, 200);
+  Reply second = refresh_with(h, r2);
+  ASSERT_EQ(second.status, 200) << second.body;
+  std::string r3 = second.json()["refresh_token"];
+
+  // r1 again: someone kept a copy. The whole session ends, r3 (the newest) included.
+  Reply reuse = refresh_with(h, r1);
+  EXPECT_EQ(reuse.status, 401);
+  EXPECT_NE(reuse.body.find("reused"), std::string::npos) << reuse.body;
+  Reply after = refresh_with(h, r3);
+  EXPECT_EQ(after.status, 401);
+  EXPECT_NE(after.body.find("revoked"), std::string::npos) << after.body;
+
+  // A second login is a new session, untouched by the first one's revocation.
+  Reply login = h.call("POST", "/auth/login", credentials("rot@example.com", "correct horse battery"));
+  ASSERT_EQ(login.status, 200);
+  EXPECT_EQ(refresh_with(h, login.json()["refresh_token"]).status, 200);
+  EXPECT_EQ(refresh_with(h, "rt-" + std::string(43, 'A')).status, 401) << "never issued";
+}
+
+TEST(AuthApi, LogoutEndsOneSessionAndLogoutAllEndsEvery) {
+  ApiHarness h;
+  ASSERT_EQ(h.call("POST", "/auth/register", credentials("out@example.com", "correct horse battery")).status, 201);
+  auto login = [&] { return h.call("POST", "/auth/login", credentials("out@example.com", "correct horse battery")); };
+  Reply laptop = login(), phone = login(), tablet = login();
+  ASSERT_EQ(laptop.status, 200);
+  ASSERT_EQ(phone.status, 200);
+  ASSERT_EQ(tablet.status, 200);
+  std::string other = h.call("POST", "/auth/register", credentials("else@example.com", "correct horse battery"))
+                          .json()["refresh_token"];
+
+  Reply out = h.call("POST", "/auth/logout", nlohmann::json{{"refresh_token", laptop.json()["refresh_token"]}}.dump());
+  EXPECT_EQ(out.status, 204) << out.body;
+  EXPECT_EQ(refresh_with(h, laptop.json()["refresh_token"]).status, 401);
+  Reply phone2 = refresh_with(h, phone.json()["refresh_token"]);
+  ASSERT_EQ(phone2.status, 200) << "other sessions live on";
+  EXPECT_EQ(h.call("POST", "/auth/logout", R"({"refresh_token": "rt-unknown"})").status, 401);
+  EXPECT_EQ(h.call("POST", "/auth/logout", "{}").status, 400);
+
+  EXPECT_EQ(h.call("POST", "/auth/logout-all").status, 401) << "needs a bearer";
+  Reply all = h.call_as(tablet.json()["access_token"], "POST", "/auth/logout-all");
+  ASSERT_EQ(all.status, 200) << all.body;
+  EXPECT_EQ(all.json()["revoked_sessions"], 3) << "registration, phone, tablet; the laptop's was already ended";
+  EXPECT_EQ(refresh_with(h, phone2.json()["refresh_token"]).status, 401);
+  EXPECT_EQ(refresh_with(h, tablet.json()["refresh_token"]).status, 401);
+  EXPECT_EQ(refresh_with(h, other).status, 200) << "another user's session is untouched";
+  // Access tokens are stateless: they stay valid until they expire (access_token_ttl_s).
+  EXPECT_EQ(h.call_as(tablet.json()["access_token"], "GET", "/me").status, 200);
+}
+
+TEST(AuthApi, ExpiredRefreshTokenIsRefused) {
+  HarnessOptions options;
+  options.api.refresh_token_ttl_s = 0;  // expires the moment it is issued
+  ApiHarness h(options);
+  Reply reg = h.call("POST", "/auth/register", credentials("exp@example.com", "correct horse battery"));
+  ASSERT_EQ(reg.status, 201);
+  Reply refreshed = refresh_with(h, reg.json()["refresh_token"]);
+  EXPECT_EQ(refreshed.status, 401);
+  EXPECT_NE(refreshed.body.find("expired"), std::string::npos) << refreshed.body;
 }
 
 TEST(AuthApi, RegistrationIsValidated) {

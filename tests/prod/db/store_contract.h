@@ -13,6 +13,7 @@
 #include <random>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "ports/stores.h"
@@ -628,6 +629,82 @@ TYPED_TEST_P(StoreContractTest, HostileStrings) {
   }
 }
 
-REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, Users, ApiKeysAndUsage, Conversations, Pagination, Messages, HostileStrings);
+// Refresh-token families: rotation, reuse detection (revokes the family, the newer token too),
+// expiry, logout of one family, logout of all of a user's families, and a race of two rotations.
+TYPED_TEST_P(StoreContractTest, RefreshTokens) {
+  auto& s = this->store();
+  const std::string user = unique("rt-user"), other = unique("rt-other");
+  auto token = [&](const std::string& family, const std::string& owner, double expires = 1000) {
+    return RefreshToken{unique("hash"), family, owner, 100, expires, 0};
+  };
+  const std::string f1 = unique("fam");
+  RefreshToken t1 = token(f1, user);
+  ASSERT_TRUE(s.create_refresh_token(t1).is_ok());
+  EXPECT_EQ(s.create_refresh_token(t1).status().code(), StatusCode::kAlreadyExists);
+  EXPECT_EQ(s.rotate_refresh_token(unique("nope"), token("", ""), 200).status().code(), StatusCode::kNotFound);
+
+  RefreshToken t2 = token("", ""), t3 = token("", ""), t4 = token("", "");
+  auto r = s.rotate_refresh_token(t1.token_hash, t2, 200);
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_EQ(r->outcome, RotationOutcome::kRotated);
+  EXPECT_EQ(r->presented.user_id, user);
+  EXPECT_EQ(r->presented.family_id, f1);
+  EXPECT_GT(r->lsn, 0u);
+  r = s.rotate_refresh_token(t2.token_hash, t3, 300);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->outcome, RotationOutcome::kRotated) << "the successor joined the family and is live";
+  EXPECT_EQ(r->presented.user_id, user);
+  r = s.rotate_refresh_token(t1.token_hash, t4, 400);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->outcome, RotationOutcome::kReused);
+  r = s.rotate_refresh_token(t3.token_hash, t4, 410);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->outcome, RotationOutcome::kRevoked) << "reuse revoked the newest token of the family too";
+  EXPECT_EQ(s.rotate_refresh_token(t4.token_hash, token("", ""), 420).status().code(), StatusCode::kNotFound)
+      << "no successor stored for a refused rotation";
+
+  RefreshToken t5 = token(unique("fam"), user, 500);
+  ASSERT_TRUE(s.create_refresh_token(t5).is_ok());
+  r = s.rotate_refresh_token(t5.token_hash, token("", ""), 500);
+  ASSERT_TRUE(r.is_ok());
+  EXPECT_EQ(r->outcome, RotationOutcome::kExpired);
+
+  // Logout of one family; unknown tokens are NotFound.
+  RefreshToken t6 = token(unique("fam"), user);
+  ASSERT_TRUE(s.create_refresh_token(t6).is_ok());
+  auto out = s.revoke_refresh_family(t6.token_hash, 600);
+  ASSERT_TRUE(out.is_ok()) << out.status().to_string();
+  EXPECT_EQ(out->value, user);
+  EXPECT_EQ(s.rotate_refresh_token(t6.token_hash, token("", ""), 601)->outcome, RotationOutcome::kRevoked);
+  EXPECT_EQ(s.revoke_refresh_family(unique("nope"), 600).status().code(), StatusCode::kNotFound);
+
+  // Logout everywhere: the user's live families (t5's, t7's), not another user's.
+  RefreshToken t7 = token(unique("fam"), user), t8 = token(unique("fam"), other);
+  ASSERT_TRUE(s.create_refresh_token(t7).is_ok());
+  ASSERT_TRUE(s.create_refresh_token(t8).is_ok());
+  auto all = s.revoke_user_refresh_families(user, 700);
+  ASSERT_TRUE(all.is_ok()) << all.status().to_string();
+  EXPECT_EQ(all->value, 2);
+  EXPECT_EQ(s.rotate_refresh_token(t7.token_hash, token("", ""), 701)->outcome, RotationOutcome::kRevoked);
+  EXPECT_EQ(s.rotate_refresh_token(t8.token_hash, token("", ""), 701)->outcome, RotationOutcome::kRotated);
+
+  // Two rotations of one token at once: one wins, the other is reuse (and revokes the family).
+  RefreshToken t9 = token(unique("fam"), other);
+  ASSERT_TRUE(s.create_refresh_token(t9).is_ok());
+  std::vector<RotationOutcome> outcomes(2);
+  std::vector<std::thread> racers;
+  for (int i = 0; i < 2; ++i)
+    racers.emplace_back([&, i] {
+      auto raced = s.rotate_refresh_token(t9.token_hash, token("", ""), 800);
+      outcomes[i] = raced.is_ok() ? raced->outcome : RotationOutcome::kExpired;
+    });
+  for (auto& t : racers) t.join();
+  std::sort(outcomes.begin(), outcomes.end());
+  EXPECT_EQ(outcomes[0], RotationOutcome::kRotated);
+  EXPECT_EQ(outcomes[1], RotationOutcome::kReused);
+}
+
+REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, Users, ApiKeysAndUsage, Conversations, Pagination, Messages, HostileStrings,
+                            RefreshTokens);
 
 }  // namespace chatscale::contract
