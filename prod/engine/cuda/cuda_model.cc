@@ -22,8 +22,9 @@ Status check_config(const engine::LlamaConfig& c, const CudaModelOptions& o) {
       c.ffn <= 0 || c.heads % c.kv_heads != 0 || c.head_dim % 2 != 0 || c.rope_dim <= 0 ||
       c.rope_dim > c.head_dim || c.rope_dim % 2 != 0)
     return invalid_argument("CudaModel: bad LlamaConfig (positive sizes, heads % kv_heads == 0, even rope_dim)");
-  if (o.max_rows <= 0 || o.block_size <= 0 || o.num_blocks <= 0 || o.max_blocks_per_seq <= 0)
-    return invalid_argument("CudaModel: options must be positive");
+  if (o.max_rows <= 0 || o.block_size <= 0 || o.num_blocks < 0 || o.max_blocks_per_seq <= 0 ||
+      !(o.kv_memory_utilization > 0 && o.kv_memory_utilization <= 1))
+    return invalid_argument("CudaModel: options must be positive (num_blocks >= 0, utilization in (0, 1])");
   return Status::ok();
 }
 
@@ -99,8 +100,6 @@ Status CudaModel::allocate() {
   const auto& c = config_;
   const std::int64_t q_dim = c.heads * c.head_dim, kv_dim = c.kv_heads * c.head_dim;
   const std::int64_t rows = options_.max_rows;
-  const std::int64_t kv_elems =
-      static_cast<std::int64_t>(options_.num_blocks) * c.kv_heads * options_.block_size * c.head_dim;
   CS_CUDA_RETURN_IF_ERROR(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking));
   CS_ASSIGN_OR_RETURN(gemm_, GemmContext::create(stream_));
   layers_.resize(static_cast<size_t>(c.layers));
@@ -111,8 +110,6 @@ Status CudaModel::allocate() {
     CS_ASSIGN_OR_RETURN(l.wo, alloc<std::uint16_t>(c.hidden * q_dim));
     CS_ASSIGN_OR_RETURN(l.w_gate_up, alloc<std::uint16_t>(2 * c.ffn * c.hidden));
     CS_ASSIGN_OR_RETURN(l.w_down, alloc<std::uint16_t>(c.hidden * c.ffn));
-    CS_ASSIGN_OR_RETURN(l.k_cache, alloc<std::uint16_t>(kv_elems));
-    CS_ASSIGN_OR_RETURN(l.v_cache, alloc<std::uint16_t>(kv_elems));
   }
   CS_ASSIGN_OR_RETURN(embd_, alloc<std::uint16_t>(c.vocab * c.hidden));
   CS_ASSIGN_OR_RETURN(output_norm_, alloc<float>(c.hidden));
@@ -134,6 +131,31 @@ Status CudaModel::allocate() {
   return Status::ok();
 }
 
+std::int64_t CudaModel::kv_bytes_per_block() const {
+  return 2 * 2 * config_.layers * config_.kv_heads * options_.block_size * config_.head_dim;
+}
+
+Status CudaModel::allocate_kv() {
+  if (options_.num_blocks == 0) {
+    std::size_t free_bytes = 0, total_bytes = 0;
+    CS_CUDA_RETURN_IF_ERROR(cudaMemGetInfo(&free_bytes, &total_bytes));
+    const double budget = static_cast<double>(free_bytes) * options_.kv_memory_utilization;
+    const double blocks = budget / static_cast<double>(kv_bytes_per_block());
+    if (blocks < 1)
+      return failed_precondition("CudaModel: " + std::to_string(free_bytes >> 20) +
+                                " MiB free on the device after the weights leaves no room for one KV block of " +
+                                std::to_string(kv_bytes_per_block()) + " bytes");
+    options_.num_blocks = static_cast<int>(std::min(blocks, 2.0e9));
+  }
+  const std::int64_t kv_elems = static_cast<std::int64_t>(options_.num_blocks) * config_.kv_heads *
+                                options_.block_size * config_.head_dim;
+  for (auto& l : layers_) {
+    CS_ASSIGN_OR_RETURN(l.k_cache, alloc<std::uint16_t>(kv_elems));
+    CS_ASSIGN_OR_RETURN(l.v_cache, alloc<std::uint16_t>(kv_elems));
+  }
+  return Status::ok();
+}
+
 Result<std::unique_ptr<CudaModel>> CudaModel::create(const engine::LlamaConfig& config,
                                                      const engine::LlamaWeights& weights,
                                                      const CudaModelOptions& options) {
@@ -144,6 +166,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create(const engine::LlamaConfig& 
   std::unique_ptr<CudaModel> model(new CudaModel(config, options));
   CS_RETURN_IF_ERROR(model->allocate());
   CS_RETURN_IF_ERROR(model->upload(weights));
+  CS_RETURN_IF_ERROR(model->allocate_kv());
   return model;
 }
 
@@ -153,6 +176,7 @@ Result<std::unique_ptr<CudaModel>> CudaModel::create_random(const engine::LlamaC
   std::unique_ptr<CudaModel> model(new CudaModel(config, options));
   CS_RETURN_IF_ERROR(model->allocate());
   CS_RETURN_IF_ERROR(model->randomize(seed));
+  CS_RETURN_IF_ERROR(model->allocate_kv());
   return model;
 }
 

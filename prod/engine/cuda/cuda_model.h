@@ -28,7 +28,10 @@ namespace chatscale::gpu {
 struct CudaModelOptions {
   int max_rows = 128;          // tokens per forward (decode batch or prefill chunk)
   int block_size = 16;         // KV positions per block
-  int num_blocks = 1024;       // KV blocks in the device cache
+  int num_blocks = 1024;       // KV blocks in the device cache; 0: sized from memory (below)
+  // With num_blocks 0: the KV cache takes this fraction of the device memory still free once the
+  // weights and the per-forward buffers are allocated (cudaMemGetInfo).
+  double kv_memory_utilization = 0.9;
   int max_blocks_per_seq = 128;  // block-table width; max context = max_blocks_per_seq * block_size
 };
 
@@ -68,6 +71,12 @@ class CudaModel {
   // Bytes of weights a decode step reads once (all layers' projections + the output head).
   std::int64_t weight_bytes_per_step() const;
   const engine::LlamaConfig& config() const { return config_; }
+  int num_blocks() const { return options_.num_blocks; }  // the cache's actual size (after sizing)
+  int block_size() const { return options_.block_size; }
+  int max_rows() const { return options_.max_rows; }
+  int max_context() const { return max_context_; }
+  // Bytes of one KV block over all layers (K and V, bf16).
+  std::int64_t kv_bytes_per_block() const;
 
   struct Layer {
     float* attn_norm = nullptr;
@@ -83,6 +92,7 @@ class CudaModel {
  private:
   CudaModel(const engine::LlamaConfig& config, const CudaModelOptions& options);
   Status allocate();
+  Status allocate_kv();  // after the weights: sizes the cache from free memory when num_blocks is 0
   template <typename T>
   Result<T*> alloc(std::int64_t count);
   Status upload(const engine::LlamaWeights& weights);

@@ -86,20 +86,22 @@ Status CudaModel::enqueue_step(int rows) {
   return argmax_launch(logits_, next_, rows, vocab, stream_);
 }
 
+// Copies back only the last row of each slice (one copy when every slice is one token).
 Result<std::vector<float>> CudaModel::read_logits(const engine::ForwardBatch& batch, int rows) {
   const size_t vocab = static_cast<size_t>(config_.vocab);
-  std::vector<float> all(static_cast<size_t>(rows) * vocab);
-  CS_CUDA_RETURN_IF_ERROR(
-      cudaMemcpyAsync(all.data(), logits_, all.size() * 4, cudaMemcpyDeviceToHost, stream_));
-  CS_RETURN_IF_ERROR(synchronize());
-  std::vector<float> out;
-  out.reserve(batch.seqs.size() * vocab);
-  size_t row = 0;
-  for (const auto& slice : batch.seqs) {
-    row += slice.tokens.size();
-    out.insert(out.end(), all.begin() + static_cast<std::ptrdiff_t>((row - 1) * vocab),
-               all.begin() + static_cast<std::ptrdiff_t>(row * vocab));
+  std::vector<float> out(batch.seqs.size() * vocab);
+  if (static_cast<size_t>(rows) == batch.seqs.size()) {
+    CS_CUDA_RETURN_IF_ERROR(
+        cudaMemcpyAsync(out.data(), logits_, out.size() * 4, cudaMemcpyDeviceToHost, stream_));
+  } else {
+    size_t row = 0;
+    for (size_t s = 0; s < batch.seqs.size(); ++s) {
+      row += batch.seqs[s].tokens.size();
+      CS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(out.data() + s * vocab, logits_ + (row - 1) * vocab, vocab * 4,
+                                              cudaMemcpyDeviceToHost, stream_));
+    }
   }
+  CS_RETURN_IF_ERROR(synchronize());
   return out;
 }
 

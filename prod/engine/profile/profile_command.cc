@@ -14,6 +14,10 @@
 #include "prod/engine/profile/cpu_device.h"
 #include "prod/engine/profile/profile_json.h"
 #include "prod/engine/profile/profiler.h"
+#if defined(CHATSCALE_ENGINE_CUDA)
+#include "prod/engine/cuda/cuda_devices.h"
+#include "prod/engine/cuda/cuda_profile_backend.h"
+#endif
 
 namespace chatscale::engine {
 namespace {
@@ -30,7 +34,8 @@ constexpr const char* kUsage =
     "--warmup runs, and writes format chatscale-gpu-profile/1 (per-layer and LM-head milliseconds, the\n"
     "device's measured copy bandwidth and FLOP rate) for `chatscale gpu predict --calibration`.\n"
     "--quick: batches 1,2, contexts 32,128, prefill lengths 32,128, 2 repeats, 1 warm-up, short device\n"
-    "benchmarks (flags given explicitly still win). --kv-gib: KV cache budget (default half the RAM).\n"
+    "benchmarks (flags given explicitly still win). --kv-gib: KV cache budget (default: cpu half the RAM,\n"
+    "cuda none). --device cuda needs a build with the CUDA engine and a GPU (bf16 weights and KV cache).\n"
     "Default grid points past the model's context length are dropped (with a note); explicit ones fail.\n";
 
 int bad(const std::string& m) {
@@ -136,10 +141,48 @@ void print_point(const ProfilePoint& p) {
 }
 
 std::string measured_with(const ProfileResult& r, const std::string& model_path) {
+  if (r.device.kind == "cuda") {
+    return "chatscale profile, engine CUDA backend on " + r.device.name + " (bf16 weights, cuBLAS GEMMs, decode as "
+           "CUDA graphs), model " + std::filesystem::path(model_path).filename().string() + ", KV cache " +
+           r.device.kv_dtype + ", median of " + std::to_string(r.grid.repeats) + " after " +
+           std::to_string(r.grid.warmup) + " warm-up; gemm_8192_bf16_TFLOPs: " + r.device.flops_method;
+  }
   return "chatscale profile, engine CPU backend, " + std::to_string(r.device.threads) + " threads, model " +
          std::filesystem::path(model_path).filename().string() + ", KV cache " + r.device.kv_dtype +
          ", median of " + std::to_string(r.grid.repeats) + " after " + std::to_string(r.grid.warmup) +
          " warm-up; gemm_8192_bf16_TFLOPs holds the CPU's f32 FMA peak (" + r.device.flops_method + ")";
+}
+
+// kOk when this build and machine can profile on `device`, else the exit code (message printed).
+int check_device(const std::string& device) {
+  if (device == "cpu") return kOk;
+  if (device != "cuda") return bad("--device: must be cpu or cuda, got \"" + device + "\"");
+#if defined(CHATSCALE_ENGINE_CUDA)
+  auto devices = gpu::cuda_devices();
+  if (!devices.is_ok()) return bad("--device cuda: no CUDA device: " + devices.status().message());
+  return kOk;
+#else
+  return bad("--device cuda: this build has no CUDA backend (configure with -DCHATSCALE_CUDA=ON on a machine with "
+             "the CUDA toolkit)");
+#endif
+}
+
+Result<ProfileResult> run_profile(const Options& o, const LlamaModel& model) {
+#if defined(CHATSCALE_ENGINE_CUDA)
+  if (o.device == "cuda") {
+    gpu::CudaProfileOptions cuda;
+    cuda.block_size = static_cast<std::int32_t>(o.block_size);
+    cuda.kv_budget_bytes = o.kv_gib > 0 ? o.kv_gib * 1073741824.0 : 0;
+    cuda.quick_device = o.quick;
+    return gpu::profile_cuda(model.config, model.weights, o.grid, cuda, print_point);
+  }
+#endif
+  CpuProfileOptions cpu;
+  cpu.threads = o.threads;
+  cpu.block_size = static_cast<std::int32_t>(o.block_size);
+  cpu.kv_budget_bytes = o.kv_gib > 0 ? o.kv_gib * 1073741824.0 : 0.5 * physical_memory_bytes();
+  cpu.quick_device = o.quick;
+  return profile_cpu(model.config, model.weights, o.grid, cpu, print_point);
 }
 
 int write_and_check(const std::string& path, const std::string& json, std::size_t expected_points) {
@@ -172,19 +215,13 @@ int profile_command(const std::vector<std::string>& args) {
   }
   if (o.model.empty()) return bad("--model FILE.gguf is required");
   if (o.out.empty()) return bad("--out PROFILE.json is required");
-  if (o.device == "cuda") return bad("--device cuda: the CUDA backend does not implement the profiler's interface yet");
-  if (o.device != "cpu") return bad("--device: must be cpu or cuda, got \"" + o.device + "\"");
+  if (const int rc = check_device(o.device); rc != kOk) return rc;
   if (o.block_size <= 0 || o.block_size > 4096) return bad("--block-size: must be in [1, 4096]");
   auto model = load_llama_file(o.model);
   if (!model.is_ok()) return bad(model.status().message());
   apply_defaults(o, model->config.context_length);
   if (o.name.empty()) o.name = std::filesystem::path(o.model).stem().string();
-  CpuProfileOptions cpu;
-  cpu.threads = o.threads;
-  cpu.block_size = static_cast<std::int32_t>(o.block_size);
-  cpu.kv_budget_bytes = o.kv_gib > 0 ? o.kv_gib * 1073741824.0 : 0.5 * physical_memory_bytes();
-  cpu.quick_device = o.quick;
-  auto result = profile_cpu(model->config, model->weights, o.grid, cpu, print_point);
+  auto result = run_profile(o, *model);
   if (!result.is_ok()) {
     std::cerr << "chatscale profile: " << result.status().message() << "\n";
     return result.status().code() == StatusCode::kInvalidArgument ? kBadInput : kFailure;
@@ -193,8 +230,9 @@ int profile_command(const std::vector<std::string>& args) {
   std::size_t format_points = result->lm_head.size();
   for (const ProfilePoint& p : result->points) format_points += (p.phase == ProfilePhase::kDecode || p.batch == 1) ? 1 : 0;
   if (const int rc = write_and_check(o.out, json, format_points); rc != kOk) return rc;
-  std::printf("device: %s; copy %.1f GB/s; peak %.1f GFLOP/s f32\n", result->device.name.c_str(),
-              result->device.copy_bytes_per_s / 1e9, result->device.peak_flops / 1e9);
+  std::printf("device: %s; copy %.1f GB/s; peak %.1f GFLOP/s %s\n", result->device.name.c_str(),
+              result->device.copy_bytes_per_s / 1e9, result->device.peak_flops / 1e9,
+              result->device.kind == "cuda" ? "bf16 GEMM" : "f32");
   for (const LmHeadPoint& h : result->lm_head) {
     std::printf("lm_head B%-5lld %10.4f ms%s\n", static_cast<long long>(h.batch), h.ms, h.clamped ? " (floored)" : "");
   }

@@ -1,6 +1,7 @@
 // `chatscale profile`: times prefill and decode iterations of a GGUF model on the engine's CPU backend
-// over a grid and writes a chatscale-gpu-profile/1 file (the simulator's calibration format), which it
-// reads back with the shared loader before reporting success.
+// (or, --device cuda in a build with the CUDA engine, its CUDA backend) over a grid and writes a
+// chatscale-gpu-profile/1 file (the simulator's calibration format), which it reads back with the
+// shared loader before reporting success.
 //   chatscale profile --model FILE.gguf --out PROFILE.json [--device cpu|cuda] [--threads N]
 //                     [--batches 1,2,4] [--contexts 128,512] [--prefill-lengths 128,512]
 //                     [--prefill-batches 1] [--repeats N] [--warmup N] [--block-size N] [--kv-gib X]

@@ -4,8 +4,12 @@
 //
 // Ownership: the runtime owns everything it builds; it borrows the Clock (which must outlive it).
 // Thread-safety: create() from any thread; the backend it hands out is thread-safe (engine_backend.h).
+// Devices: "cpu" (CpuModelBackend, f32 KV cache) or "cuda" (gpu::CudaModelBackend on the first GPU, bf16
+// weights and KV cache; only in builds with the CUDA engine, CHATSCALE_ENGINE_CUDA).
 // Failure behaviour: create() returns InvalidArgument for bad options, an unreadable or non-Llama
-// model, or a device this build cannot serve on; nothing throws.
+// model, or a device this build cannot serve on ("--device cuda: this build has no CUDA backend ..."
+// or "--device cuda: no CUDA device: <CUDA error>"); CUDA/cuBLAS errors come back as Status; nothing
+// throws.
 #pragma once
 
 #include <cstdint>
@@ -24,10 +28,13 @@ namespace chatscale::engine {
 
 struct EngineOptions {
   std::string model_path;
-  std::string device = "cpu";         // "cpu" ("cuda" is refused: no CUDA serving backend yet)
-  int threads = 0;                    // 0: all cores
+  std::string device = "cpu";         // "cpu" or "cuda"
+  int threads = 0;                    // 0: all cores (cpu)
   std::int64_t kv_blocks = 0;         // 0: from kv_memory_mib
-  std::int64_t kv_memory_mib = 0;     // 0: enough for max_seqs full contexts, capped at 1024 MiB
+  std::int64_t kv_memory_mib = 0;     // 0: cpu: enough for max_seqs full contexts, capped at 1024 MiB;
+                                      //    cuda: gpu_memory_utilization of the memory left after the weights
+  double gpu_memory_utilization = 0.9;  // cuda, with kv_blocks and kv_memory_mib 0
+  std::int64_t max_context = 8192;    // cuda: cap on the served context (sizes attention scratch); 0: model's
   std::int32_t block_size = 16;
   std::int64_t max_batched_tokens = 512;
   std::int32_t max_seqs = 32;
@@ -35,25 +42,30 @@ struct EngineOptions {
   EngineBackendConfig backend;        // model defaults to the file's name without .gguf
 };
 
-// The model, its CPU backend and KV cache, the loop and the adapter, destroyed in the right order.
+// The model, its backend (CPU or CUDA) and KV cache, the loop and the adapter, destroyed in the right order.
 class EngineRuntime {
  public:
-  // InvalidArgument for bad options, an unreadable or non-Llama model, or device "cuda".
+  // InvalidArgument for bad options, an unreadable or non-Llama model, or a device not available here.
   static Result<std::unique_ptr<EngineRuntime>> create(const EngineOptions& options, Clock& clock);
   ~EngineRuntime();
 
   EngineBackend& backend() { return *backend_; }
   EngineLoop& loop() { return *loop_; }
-  const LlamaConfig& config() const { return model_->config; }
+  // The served config (cuda: context_length capped at max_context).
+  const LlamaConfig& config() const { return model_backend_->config(); }
   std::int64_t kv_blocks() const { return model_backend_->num_blocks(); }
   std::int32_t block_size() const { return model_backend_->block_size(); }
-  int threads() const { return model_backend_->threads(); }
+  int threads() const { return threads_; }  // CPU threads of the forward pass (0 on cuda)
+  const std::string& device() const { return device_; }
 
  private:
   EngineRuntime() = default;
+  Status create_backend(const EngineOptions& options);
 
   std::optional<LlamaModel> model_;
-  std::unique_ptr<CpuModelBackend> model_backend_;
+  std::unique_ptr<ModelBackend> model_backend_;
+  int threads_ = 0;
+  std::string device_;
   std::unique_ptr<EngineLoop> loop_;
   std::unique_ptr<EngineBackend> backend_;
 };

@@ -74,7 +74,6 @@ TEST_F(ProfileCli, BadInputExitsTwoNamingTheProblem) {
                                              "context length 256"},
       {base() + "--quick --prefill-lengths 300", "prefill point B1_T300"},
       {base() + "--quick --batches 64 --contexts 255 --kv-gib 0.001", "decode point B64_C255: needs"},
-      {base() + "--device cuda", "--device cuda"},
       {base() + "--device tpu", "--device: must be cpu or cuda"},
       {"--out '" + file("p.json") + "'", "--model FILE.gguf is required"},
       {"--model '" + file("tiny.gguf") + "'", "--out PROFILE.json is required"},
