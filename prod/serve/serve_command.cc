@@ -1,56 +1,17 @@
 #include "prod/serve/serve_command.h"
 
-#include <pthread.h>
-#include <signal.h>
 #include <sys/resource.h>
 
 #include <algorithm>
-#include <atomic>
-#include <ctime>
 #include <iostream>
-#include <thread>
 
 #include "cli/args.h"
 #include "cli/commands.h"
+#include "prod/runtime/signal_watcher.h"
 #include "prod/serve/chat_server.h"
 
 namespace chatscale::serve {
 namespace {
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
-// Waits for SIGINT/SIGTERM on a thread of its own (the signals are blocked in every other thread):
-// the first drains the server, the second stops it at once.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(ChatServer& server)
-      : thread_([this, &server] {
-          sigset_t set = stop_signals();
-          timespec tick{0, 200'000'000};
-          int seen = 0;
-          while (!done_.load()) {
-            int sig = sigtimedwait(&set, nullptr, &tick);
-            if (sig != SIGINT && sig != SIGTERM) continue;
-            std::cerr << "serve: " << (sig == SIGINT ? "SIGINT" : "SIGTERM")
-                      << (seen == 0 ? ": draining (signal again to stop at once)\n" : ": stopping now\n");
-            server.shutdown(/*graceful=*/seen++ == 0);
-          }
-        }) {}
-  ~SignalWatcher() {
-    done_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
-};
 
 // Every connection is a file descriptor: raises the soft open-files limit to max_connections plus a
 // reserve (database and Redis connections, logs, the listener), up to the hard limit, and beyond it
@@ -96,8 +57,7 @@ int serve_command(const std::vector<std::string>& args) {
   raise_open_files_limit(config->limits.max_connections);
 
   // Before any thread exists, so that every thread inherits the mask and only the watcher gets them.
-  sigset_t signals = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  block_stop_signals();
 
   auto server = ChatServer::create(std::move(config).value(), std::cerr);
   if (!server.is_ok()) {
@@ -111,7 +71,7 @@ int serve_command(const std::vector<std::string>& args) {
   }
   std::cout << "listening on " << chat.host() << ":" << chat.port() << std::endl;
   {
-    SignalWatcher watcher(chat);
+    SignalWatcher watcher("serve", [&chat](bool drain) { chat.shutdown(/*graceful=*/drain); });
     chat.run();
   }
   std::cerr << "serve: stopped\n";
