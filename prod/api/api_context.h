@@ -17,6 +17,7 @@
 #include "ports/metrics_sink.h"
 #include "ports/password_hasher.h"
 #include "ports/stores.h"
+#include "prod/auth/auth_limiter.h"
 #include "ratelimit/rate_limiter.h"
 #include "service/message_service.h"
 
@@ -49,6 +50,7 @@ struct ApiOptions {
   std::size_t max_title_bytes = 256;
   std::size_t max_api_keys_per_user = 20;
   std::size_t max_completion_messages = 1000;  // turns in one /v1/chat/completions request
+  auth::AuthLimits auth_limits;           // per-address and per-account limits on login and register
 };
 
 struct ApiContext {
@@ -59,6 +61,7 @@ struct ApiContext {
   const JwtCodec& jwt;
   const ApiKeyHasher& api_key_hasher;
   RateLimiter& rate_limiter;
+  RateLimitStore& rate_limit_store;  // the limiter's store; the auth routes' limits share it
   MessageService& messages;        // the shared flow (conversations)
   GenerationHub& hub;              // owns running generations
   CompletionFlow& completions;     // the same flow over a throwaway conversation (OpenAI API)

@@ -2,7 +2,9 @@
 // logout-all, the caller's profile and API keys.
 // Passwords are hashed and verified on the BlockingPool (argon2id takes tens of milliseconds and
 // 64 MiB), never on an I/O thread. Login answers the same way, after the same work, for an unknown
-// e-mail and a wrong password, so the response does not tell which accounts exist.
+// e-mail and a wrong password, so the response does not tell which accounts exist. Login and register
+// are limited per client address, and failed logins per account (prod/auth/auth_limiter.h): 429 with
+// Retry-After. Passwords are never logged.
 #include <memory>
 #include <optional>
 
@@ -11,6 +13,8 @@
 #include "prod/api/api_routes.h"
 #include "prod/api/exchange.h"
 #include "prod/api/json_body.h"
+#include "prod/auth/auth_limiter.h"
+#include "prod/auth/client_address.h"
 #include "prod/runtime/blocking_pool.h"
 
 namespace chatscale::api {
@@ -115,13 +119,15 @@ std::optional<Credentials> read_credentials(Exchange& ex) {
 class AuthApi {
  public:
   // Computes the timing equaliser's hash now, at start-up (outside any task, so inline).
-  explicit AuthApi(ApiContext& ctx) : ctx_(ctx) {
+  explicit AuthApi(ApiContext& ctx) : ctx_(ctx), limiter_(ctx.rate_limit_store, ctx.options.auth_limits) {
     auto hash = ctx_.passwords.hash("chatscale-login-timing-equaliser");
     dummy_ = hash.is_ok() ? std::move(hash).value() : std::string();
   }
 
   void register_user(http::HttpRequest& request, http::ResponseWriter& writer) {
     Exchange ex(ctx_, request, writer);
+    if (!admit(ex, limiter_.take_register(client(request), ctx_.clock.now()), "registrations from this address"))
+      return;
     auto credentials = read_credentials(ex);
     if (!credentials) return;
     if (credentials->password.size() < kMinPasswordBytes)
@@ -148,8 +154,13 @@ class AuthApi {
 
   void login(http::HttpRequest& request, http::ResponseWriter& writer) {
     Exchange ex(ctx_, request, writer);
+    if (!admit(ex, limiter_.take_login(client(request), ctx_.clock.now()), "login attempts from this address"))
+      return;
     auto credentials = read_credentials(ex);
     if (!credentials) return;
+    // Unknown e-mails are limited alike: the answer does not tell which accounts exist.
+    if (!admit(ex, limiter_.reserve_failure(credentials->email, ctx_.clock.now()), "failed logins for this account"))
+      return;
     auto read = ex.read_options();
     if (!read.is_ok()) return ex.error(read.status());
     // A replica may not have a brand-new account yet: a miss is asked again of the primary (rare, and
@@ -160,8 +171,9 @@ class AuthApi {
     if (!user.is_ok() && user.status().code() != StatusCode::kNotFound) return ex.error(user.status());
     const std::string& hash = user.is_ok() ? user->password_hash : dummy_hash();
     auto verified = ctx_.blocking.run([&] { return ctx_.passwords.verify(credentials->password, hash); });
-    if (!user.is_ok() || !verified.is_ok() || !*verified)
-      return ex.error(unauthenticated("wrong e-mail or password"));
+    const bool failed = !user.is_ok() || !verified.is_ok() || !*verified;
+    (void)limiter_.settle(credentials->email, failed, ctx_.clock.now());  // a lost refund only tightens
+    if (failed) return ex.error(unauthenticated("wrong e-mail or password"));
     auto body = start_session(ctx_, ex, *user);
     if (!body.is_ok()) return ex.error(body.status());
     (*body)["user"] = user_json(*user);
@@ -280,10 +292,27 @@ class AuthApi {
   }
 
  private:
+  std::string client(const http::HttpRequest& request) const {
+    return auth::client_address(request.remote, request.header("x-forwarded-for"), limiter_.limits().trusted_proxies);
+  }
+
+  // False (answered 429 with Retry-After, or the store's error) unless the decision allows.
+  static bool admit(Exchange& ex, const Result<RateDecision>& decision, const char* what) {
+    if (!decision.is_ok()) {
+      ex.error(decision.status());
+      return false;
+    }
+    if (decision->allowed) return true;
+    ex.set_rate_headers({{"Retry-After", rate_limit_headers(*decision).back().second}});
+    ex.error(auth::AuthLimiter::refusal(*decision, what));
+    return false;
+  }
+
   // A real hash, verified when the e-mail is unknown so that both failures cost the same work.
   const std::string& dummy_hash() const { return dummy_; }
 
   ApiContext& ctx_;
+  auth::AuthLimiter limiter_;
   std::string dummy_;
 };
 

@@ -246,9 +246,13 @@ void ChatServer::build_service() {
   options.refresh_token_ttl_s = config_.auth.refresh_token_ttl_s;
   options.max_body_bytes = static_cast<std::size_t>(config_.limits.max_body_bytes);
   options.heartbeat_interval_s = config_.service.heartbeat_interval_s;
+  options.auth_limits = auth::AuthLimits{config_.limits.login_per_minute_per_ip,
+                                         config_.limits.register_per_minute_per_ip,
+                                         config_.limits.login_failures_per_minute_per_account,
+                                         config_.limits.trusted_proxies};
   ctx_ = std::unique_ptr<api::ApiContext>(new api::ApiContext{
       clock_, pool_, api::ApiStores{*users_, *conversations_, *messages_, *api_keys_, *refresh_tokens_}, *passwords_, *jwt_,
-      *api_key_hasher_, *limiter_, *service_, *hub_, *completions_, cancel_registry_, metrics_,
+      *api_key_hasher_, *limiter_, *rate_store_, *service_, *hub_, *completions_, cancel_registry_, metrics_,
       [this] { return readiness(); }, [this] { return metrics_.serialize_text(); }, options});
   api::add_routes(router_, api::all_routes(*ctx_));
 }

@@ -238,7 +238,7 @@ void read_rate_limits(YamlDocument& doc, YamlMap& m, std::vector<Tier>& tiers) {
   if (!has_free) doc.error_at("rate_limits", "must define tier \"free\" (new accounts start on it)");
 }
 
-void read_limits(YamlMap& m, LimitsConfig& l) {
+void read_limits(YamlDocument& doc, YamlMap& m, LimitsConfig& l) {
   m.integer("max_header_bytes", l.max_header_bytes, Range::between(1024, 1 << 20));
   m.integer("max_body_bytes", l.max_body_bytes, Range::between(1024, 1 << 30));
   m.number("read_timeout_s", l.read_timeout_s, Range::positive());
@@ -248,6 +248,16 @@ void read_limits(YamlMap& m, LimitsConfig& l) {
   m.number("drain_timeout_s", l.drain_timeout_s, Range::at_least(0));
   m.number("resume_grace_s", l.resume_grace_s, Range::at_least(0));
   m.number("orphan_after_s", l.orphan_after_s, Range::at_least(0));
+  m.number("login_per_minute_per_ip", l.login_per_minute_per_ip, Range::at_least(0));
+  m.number("register_per_minute_per_ip", l.register_per_minute_per_ip, Range::at_least(0));
+  m.number("login_failures_per_minute_per_account", l.login_failures_per_minute_per_account, Range::at_least(0));
+  std::string proxies;
+  m.text("trusted_proxies", proxies, true);
+  if (auto parsed = auth::parse_cidrs(proxies); parsed.is_ok()) {
+    l.trusted_proxies = std::move(parsed).value();
+  } else {
+    doc.error_at(m.path() + ".trusted_proxies", parsed.status().message());
+  }
 }
 
 void read_auth(YamlMap& m, AuthConfig& a) {
@@ -275,7 +285,7 @@ void read_config(YamlDocument& doc, YamlMap& root, const EnvLookup& env, ServeCo
   if (root.has("backends") && backends == 0 && !doc.schema_walk()) doc.error_at("backends", "at least one backend is required");
   root.section("service", [&](YamlMap& m) { read_service(m, c.service); });
   if (root.has("rate_limits") || doc.schema_walk()) root.section("rate_limits", [&](YamlMap& m) { read_rate_limits(doc, m, c.tiers); });
-  root.section("limits", [&](YamlMap& m) { read_limits(m, c.limits); });
+  root.section("limits", [&](YamlMap& m) { read_limits(doc, m, c.limits); });
   root.section("auth", [&](YamlMap& m) { read_auth(m, c.auth); });
 }
 

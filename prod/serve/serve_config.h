@@ -26,7 +26,9 @@
 //   rate_limits: {<tier>: {requests_per_minute, tokens_per_minute, concurrent, max_output_tokens,
 //                          priority}}    absent = free and plus defaults; must define "free"
 //   limits: {max_header_bytes, max_body_bytes, read_timeout_s, write_timeout_s,
-//            max_stream_buffer_bytes, max_connections, drain_timeout_s, resume_grace_s, orphan_after_s}
+//            max_stream_buffer_bytes, max_connections, drain_timeout_s, resume_grace_s, orphan_after_s,
+//            login_per_minute_per_ip, register_per_minute_per_ip, login_failures_per_minute_per_account,
+//            trusted_proxies: "CIDR, CIDR ..."}
 //   auth: {access_token_ttl_s, refresh_token_ttl_s, password_hash: interactive|moderate|minimum}
 // (drain_timeout_s, resume_grace_s, orphan_after_s and the auth section extend the agreed schema.)
 //
@@ -44,6 +46,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "prod/auth/client_address.h"
 #include "ratelimit/tier.h"
 #include "service/message_service.h"
 
@@ -132,6 +135,13 @@ struct LimitsConfig {
   // is marked partial (finish reason error). 0: derived from the service's timeouts (the longest a
   // live generation can go unwritten, plus a margin; see orphan_after_s()).
   double orphan_after_s = 0;
+  // Auth routes (prod/auth/auth_limiter.h); 0 disables a limit.
+  double login_per_minute_per_ip = 10;
+  double register_per_minute_per_ip = 5;
+  double login_failures_per_minute_per_account = 5;
+  // Peers whose X-Forwarded-For first hop is taken as the client address: "10.0.0.0/8, ::1" (a
+  // string of CIDRs separated by commas or spaces). Empty: the socket peer always.
+  auth::CidrList trusted_proxies;
 };
 
 // limits.orphan_after_s, or when 0 the longest a live generation can go without a write (every

@@ -126,6 +126,12 @@ MessageServiceConfig HarnessOptions::service_config() {
   return config;
 }
 
+ApiOptions HarnessOptions::api_options() {
+  ApiOptions options;
+  options.auth_limits = auth::AuthLimits{0, 0, 0, {}};
+  return options;
+}
+
 namespace {
 
 JwtCodec make_jwt() { return JwtCodec::create(kJwtSecret).value(); }
@@ -146,7 +152,7 @@ ApiHarness::ApiHarness(HarnessOptions opts)
       hub(runner.ioc(), clock, service, registry, options.hub),
       completions(clock, store, metrics, tokenizer, {&cancellable}, MessageComponents{limiter, Moderator::builtin()},
                   options.service),
-      ctx{clock,  pool,    ApiStores{store, store, store, store, store}, hasher, jwt, api_keys, limiter, service, hub,
+      ctx{clock,  pool,    ApiStores{store, store, store, store, store}, hasher, jwt, api_keys, limiter, rate_store, service, hub,
           completions, registry, metrics, nullptr, nullptr, options.api} {
   routes = all_routes(ctx);
   add_routes(router, routes);

@@ -112,9 +112,12 @@ struct HarnessOptions {
   testing::FakeScript script = fast_script();
   MessageServiceConfig service = service_config();
   HubConfig hub;
-  ApiOptions api;
+  ApiOptions api = api_options();
 
   static testing::FakeScript fast_script();
+  // The defaults with the auth routes' per-address limits off (every call comes from 127.0.0.1);
+  // the tests of those limits set them.
+  static ApiOptions api_options();
   static MessageServiceConfig service_config();
 };
 

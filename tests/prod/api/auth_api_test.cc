@@ -121,6 +121,74 @@ TEST(AuthApi, ExpiredRefreshTokenIsRefused) {
   EXPECT_NE(refreshed.body.find("expired"), std::string::npos) << refreshed.body;
 }
 
+HarnessOptions auth_limited(double logins, double registrations, double failures, const std::string& trusted = "") {
+  HarnessOptions options;
+  options.api.auth_limits = auth::AuthLimits{logins, registrations, failures, auth::parse_cidrs(trusted).value()};
+  return options;
+}
+
+Reply login_from(ApiHarness& h, const std::string& email, const std::string& password,
+                 const std::string& forwarded_for = "") {
+  std::vector<std::pair<std::string, std::string>> headers;
+  if (!forwarded_for.empty()) headers.emplace_back("x-forwarded-for", forwarded_for);
+  return h.call("POST", "/auth/login", credentials(email, password), headers);
+}
+
+TEST(AuthApi, LoginsPerAddressAreLimitedWithRetryAfter) {
+  ApiHarness h(auth_limited(3, 100, 100));
+  h.register_user("ip@example.com");
+  for (int i = 0; i < 3; ++i)
+    EXPECT_EQ(login_from(h, "ip@example.com", "wrong password!", "198.51.100." + std::to_string(i)).status, 401);
+  int verifies = h.hasher.verify_calls();
+  // The peer (127.0.0.1) is no trusted proxy: X-Forwarded-For changes nothing.
+  Reply limited = login_from(h, "ip@example.com", "correct horse battery", "198.51.100.99");
+  EXPECT_EQ(limited.status, 429) << limited.body;
+  ASSERT_TRUE(limited.header("retry-after").has_value());
+  EXPECT_GE(std::stoi(*limited.header("retry-after")), 1);
+  EXPECT_EQ(limited.json()["error"]["type"], "rate_limit_error") << limited.body;
+  EXPECT_EQ(h.hasher.verify_calls(), verifies) << "a refused attempt costs no password hash";
+  EXPECT_EQ(limited.body.find("correct horse"), std::string::npos);
+}
+
+TEST(AuthApi, ForwardedForCountsOnlyFromTrustedProxies) {
+  ApiHarness h(auth_limited(2, 100, 100, "127.0.0.0/8"));
+  h.register_user("xff@example.com");
+  for (int i = 0; i < 2; ++i) EXPECT_EQ(login_from(h, "xff@example.com", "correct horse battery", "198.51.100.1").status, 200);
+  EXPECT_EQ(login_from(h, "xff@example.com", "correct horse battery", "198.51.100.1, 10.0.0.1").status, 429)
+      << "the first hop is the client";
+  EXPECT_EQ(login_from(h, "xff@example.com", "correct horse battery", "198.51.100.2").status, 200)
+      << "another client behind the same proxy has its own allowance";
+  EXPECT_EQ(login_from(h, "xff@example.com", "correct horse battery").status, 200) << "the proxy itself";
+}
+
+TEST(AuthApi, RegistrationsPerAddressAreLimited) {
+  ApiHarness h(auth_limited(100, 2, 100));
+  EXPECT_EQ(h.call("POST", "/auth/register", credentials("r1@example.com", "correct horse battery")).status, 201);
+  EXPECT_EQ(h.call("POST", "/auth/register", credentials("r2@example.com", "correct horse battery")).status, 201);
+  Reply third = h.call("POST", "/auth/register", credentials("r3@example.com", "correct horse battery"));
+  EXPECT_EQ(third.status, 429);
+  EXPECT_TRUE(third.header("retry-after").has_value());
+  EXPECT_FALSE(h.store.find_user_by_email("r3@example.com", ReadOptions{}).is_ok());
+}
+
+TEST(AuthApi, FailedLoginsPerAccountBackOff) {
+  ApiHarness h(auth_limited(100, 100, 2));
+  h.register_user("victim@example.com");
+  h.register_user("bystander@example.com");
+  for (int i = 0; i < 5; ++i)
+    EXPECT_EQ(login_from(h, "bystander@example.com", "correct horse battery").status, 200) << "successes cost nothing";
+  EXPECT_EQ(login_from(h, "victim@example.com", "guess one!").status, 401);
+  EXPECT_EQ(login_from(h, "VICTIM@example.com", "guess two!").status, 401);
+  Reply locked = login_from(h, "victim@example.com", "correct horse battery");
+  EXPECT_EQ(locked.status, 429) << "even the right password waits: the guesser cannot tell";
+  EXPECT_TRUE(locked.header("retry-after").has_value());
+  EXPECT_EQ(login_from(h, "bystander@example.com", "correct horse battery").status, 200);
+  // Unknown accounts back off alike, so a 429 does not reveal that an account exists.
+  EXPECT_EQ(login_from(h, "ghost@example.com", "guess one!").status, 401);
+  EXPECT_EQ(login_from(h, "ghost@example.com", "guess two!").status, 401);
+  EXPECT_EQ(login_from(h, "ghost@example.com", "guess three!").status, 429);
+}
+
 TEST(AuthApi, RegistrationIsValidated) {
   ApiHarness h;
   EXPECT_EQ(h.call("POST", "/auth/register", credentials("not-an-email", "long enough pw")).status, 400);

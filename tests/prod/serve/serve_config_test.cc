@@ -186,6 +186,24 @@ TEST(ServeConfig, TlsFilesMustBeReadable) {
   std::filesystem::remove_all(dir);
 }
 
+TEST(ServeConfig, AuthRouteLimitsAndTrustedProxies) {
+  auto defaults = parse_serve_config(minimal(), "serve.yaml", env_of({}));
+  ASSERT_TRUE(defaults.is_ok()) << defaults.status().to_string();
+  EXPECT_EQ(defaults->limits.login_per_minute_per_ip, 10);
+  EXPECT_EQ(defaults->limits.register_per_minute_per_ip, 5);
+  EXPECT_EQ(defaults->limits.login_failures_per_minute_per_account, 5);
+  EXPECT_TRUE(defaults->limits.trusted_proxies.empty());
+  auto set = parse_serve_config(minimal("limits: {login_per_minute_per_ip: 0, trusted_proxies: \"10.0.0.0/8, ::1\"}\n"),
+                                "serve.yaml", env_of({}));
+  ASSERT_TRUE(set.is_ok()) << set.status().to_string();
+  EXPECT_EQ(set->limits.login_per_minute_per_ip, 0);
+  EXPECT_EQ(set->limits.trusted_proxies.size(), 2u);
+  EXPECT_NE(errors_of(minimal("limits: {trusted_proxies: \"10.0.0.0/40\"}\n")).find("limits.trusted_proxies"),
+            std::string::npos);
+  EXPECT_NE(errors_of(minimal("limits: {register_per_minute_per_ip: -1}\n")).find("limits.register_per_minute_per_ip"),
+            std::string::npos);
+}
+
 TEST(ServeConfig, FileErrorsAndKeyPaths) {
   EXPECT_EQ(load_serve_config("/nonexistent/serve.yaml").status().code(), StatusCode::kNotFound);
   auto paths = serve_config_key_paths();
