@@ -7,6 +7,7 @@
 #include "prod/api/api_json.h"
 #include "prod/api/api_routes.h"
 #include "prod/api/exchange.h"
+#include "prod/api/generation_hub.h"
 #include "prod/api/json_body.h"
 
 namespace chatscale::api {
@@ -76,6 +77,11 @@ class ConversationsApi {
   void remove(http::HttpRequest& request, http::ResponseWriter& writer) {
     Exchange ex(ctx_, request, writer);
     if (!ex.authenticate()) return;
+    // Answers being generated end first, as cancelled (stored, then deleted with the rest), rather
+    // than failing their final write against a deleted row (which would count them as lost).
+    const double deadline = ctx_.clock.now() + ctx_.options.stop_wait_s;
+    for (const auto& generation : ctx_.hub.cancel_conversation(ex.principal().user_id, request.param("id")))
+      generation->wait_finished(deadline);
     auto lsn = ctx_.stores.conversations.delete_conversation(ex.principal().user_id, request.param("id"));
     if (!lsn.is_ok()) return ex.error(lsn.status());
     ex.add_read_token(*lsn);

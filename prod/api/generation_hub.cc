@@ -275,4 +275,16 @@ void GenerationHub::cancel_all() {
   for (const auto& generation : live_) generation->request_cancel();
 }
 
+std::vector<std::shared_ptr<Generation>> GenerationHub::cancel_conversation(const std::string& owner,
+                                                                            const std::string& conversation_id) {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<std::shared_ptr<Generation>> cancelled;
+  for (const auto& generation : live_) {
+    if (generation->owner() != owner || generation->conversation_id() != conversation_id) continue;
+    generation->request_cancel();
+    cancelled.push_back(generation);
+  }
+  return cancelled;
+}
+
 }  // namespace chatscale::api

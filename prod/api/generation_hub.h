@@ -138,6 +138,10 @@ class GenerationHub {
   bool draining() const { return draining_.load(); }
   // Raises the cancel flag of every running generation (their partial answers are stored).
   void cancel_all();
+  // Raises the cancel flag of every running generation of `owner` in the conversation and returns
+  // them (to wait for: deleting a conversation first lets its answers end as cancelled).
+  std::vector<std::shared_ptr<Generation>> cancel_conversation(const std::string& owner,
+                                                               const std::string& conversation_id);
 
  private:
   // Whether a retry with the same idempotency key should join `generation` rather than start anew.

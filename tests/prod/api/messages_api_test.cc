@@ -238,6 +238,34 @@ TEST(MessagesApi, StopCancelsAndStoresThePartialAnswer) {
             "cancelled");
 }
 
+TEST(MessagesApi, DeletingAConversationMidAnswerCancelsItNotLosesIt) {
+  ApiHarness h;
+  Chat chat = start_chat(h);
+  auto script = HarnessOptions::fast_script();
+  script.silent_after_first = 1000;  // one token, then the model says nothing more
+  h.backend.set_script(script);
+  Reply cut = chat.send("start and stall", {}, /*disconnect_after=*/2);
+  std::string message_id = cut.sse().events.at(0).json()["message"]["id"];
+  const std::string owner = h.user_id_of("user@example.com");
+  ASSERT_TRUE(wait_for_events(h, owner, chat, message_id, 2));
+  auto generation = h.hub.find(owner, chat.conversation, message_id);
+  ASSERT_TRUE(generation);
+
+  // Another user cannot reach it.
+  std::string eve = h.register_user("eve@example.com");
+  EXPECT_EQ(h.call_as(eve, "DELETE", "/conversations/" + chat.conversation).status, 404);
+  EXPECT_FALSE(generation->finished());
+
+  EXPECT_EQ(h.call_as(chat.token, "DELETE", "/conversations/" + chat.conversation).status, 204);
+  ASSERT_TRUE(generation->finished()) << "the delete waits for the answer to end";
+  EXPECT_EQ(generation->outcome().assistant_message.finish_reason, FinishReason::kCancelled);
+  EXPECT_TRUE(generation->outcome().status.is_ok()) << generation->outcome().status.to_string();
+  EXPECT_EQ(h.metrics.value(MetricId::kMessagesLost), 0) << "cancelled, not lost";
+  EXPECT_TRUE(h.store.all_messages(chat.conversation).empty()) << "no row left behind";
+  EXPECT_EQ(h.call_as(chat.token, "GET", "/conversations/" + chat.conversation).status, 404);
+  EXPECT_TRUE(h.wait_idle());
+}
+
 TEST(MessagesApi, HeartbeatsWhileTheModelIsSilent) {
   ApiHarness h;
   Chat chat = start_chat(h);
