@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "prod/engine/cuda/block_reduce.cuh"
 #include "prod/engine/cuda/cuda_check.h"
 #include "prod/engine/cuda/kernels.h"
 
@@ -15,10 +16,6 @@ constexpr int kMaxHeadDim = 256;
 
 __device__ __forceinline__ float2 load_bf16x2(const bf16_bits* p) {
   return __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162*>(p));
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 __device__ __forceinline__ float warp_max(float v) {
   for (int o = 16; o > 0; o /= 2) v = fmaxf(v, __shfl_xor_sync(0xffffffffu, v, o));

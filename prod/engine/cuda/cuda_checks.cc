@@ -178,6 +178,61 @@ CheckResult check_rope() {
   return compare(got, want, 2e-3, 1e-3);
 }
 
+// The fused RoPE + paged KV write against the unfused pair (rope_launch then kv_write_launch): two
+// sequences (5 and 40 positions, shuffled blocks of 16), rope_dim 12 of head_dim 16 (the last pairs
+// stay unrotated); the q heads left in qkv within 1e-6 + 1e-5 |ref|, both caches (every slot, bf16)
+// within 1e-6 + 2^-7 |ref| (one bf16 rounding step apart at most).
+CheckResult check_rope_kv_fused() {
+  engine::LlamaConfig c;
+  c.heads = 4, c.kv_heads = 2, c.head_dim = 16, c.rope_dim = 12, c.rope_theta = 500000.f;
+  c.rope_scaling = engine::RopeScaling::kLlama3;
+  const int heads = 4, kvh = 2, hd = 16, bs = 16, max_blocks = 4, num_blocks = 8;
+  const int qkv_dim = (heads + 2 * kvh) * hd;
+  auto inv = rope_inv_freq(c, {});
+  std::vector<std::int32_t> tables{5, 2, 7, 0, 1, 6, 3, 4}, positions, seq_of_row;
+  for (int p = 0; p < 5; ++p) positions.push_back(p), seq_of_row.push_back(0);
+  for (int p = 0; p < 40; ++p) positions.push_back(p + 3), seq_of_row.push_back(1);
+  const int rows = int(positions.size());
+  auto qkv = random_vector(size_t(rows) * qkv_dim, 71, -2.f, 2.f);
+  const size_t kv_elems = size_t(num_blocks) * kvh * bs * hd;
+  CHECK_ASSIGN(d_ref, upload(qkv));
+  CHECK_ASSIGN(d_fused, upload(qkv));
+  CHECK_ASSIGN(d_pos, upload(positions));
+  CHECK_ASSIGN(d_seq, upload(seq_of_row));
+  CHECK_ASSIGN(d_tab, upload(tables));
+  CHECK_ASSIGN(d_f, upload(inv));
+  std::vector<std::uint16_t> zeros(kv_elems, 0);
+  CHECK_ASSIGN(k_ref, upload(zeros));
+  CHECK_ASSIGN(v_ref, upload(zeros));
+  CHECK_ASSIGN(k_fused, upload(zeros));
+  CHECK_ASSIGN(v_fused, upload(zeros));
+  CHECK_OK(rope_launch(d_ref.data(), d_pos.data(), d_f.data(), rows, heads, kvh, hd, 12, nullptr));
+  CHECK_OK(kv_write_launch(d_ref.data(), d_pos.data(), d_seq.data(), d_tab.data(), max_blocks, k_ref.data(),
+                           v_ref.data(), rows, heads, kvh, hd, bs, nullptr));
+  CHECK_OK(rope_kv_write_launch(d_fused.data(), d_pos.data(), d_seq.data(), d_f.data(), d_tab.data(), max_blocks,
+                                k_fused.data(), v_fused.data(), rows, heads, kvh, hd, 12, bs, nullptr));
+  CHECK_OK(sync());
+  CHECK_ASSIGN(q_ref, d_ref.to_host());
+  CHECK_ASSIGN(q_fused, d_fused.to_host());
+  std::vector<float> want_q, got_q;
+  for (int r = 0; r < rows; ++r)
+    for (int i = 0; i < heads * hd; ++i)
+      want_q.push_back(q_ref[size_t(r) * qkv_dim + size_t(i)]), got_q.push_back(q_fused[size_t(r) * qkv_dim + size_t(i)]);
+  CheckResult q = compare(got_q, want_q, 1e-6, 1e-5);
+  if (!q.ok) return {false, q.worst_ratio, "q heads: " + q.detail};
+  double worst = q.worst_ratio;
+  const char* names[2] = {"K cache", "V cache"};
+  DeviceBuffer<std::uint16_t>* caches[2][2] = {{&k_ref, &k_fused}, {&v_ref, &v_fused}};
+  for (int which = 0; which < 2; ++which) {
+    CHECK_ASSIGN(want, caches[which][0]->to_host());
+    CHECK_ASSIGN(got, caches[which][1]->to_host());
+    CheckResult r = compare(from_bf16(got), from_bf16(want), 1e-6, 1.0 / 128);
+    if (!r.ok) return {false, r.worst_ratio, std::string(names[which]) + ": " + r.detail};
+    worst = std::max(worst, r.worst_ratio);
+  }
+  return {true, worst, "fused == rope + kv_write, worst error ratio " + std::to_string(worst)};
+}
+
 // Three sequences (contexts 1, 200, 300) written through kv_write into shuffled blocks, then every
 // position attends causally (the prefill path; each sequence's last row is its decode step).
 CheckResult check_paged_attention() {
@@ -324,6 +379,7 @@ std::vector<NamedCheck> all_cuda_checks() {
   return {{"rmsnorm_f32", check_rmsnorm_f32},     {"matmul_f32", check_matmul_f32},
           {"gemm_bf16_f16", check_gemm_bf16},     {"embedding", check_embedding},
           {"rmsnorm_bf16", check_rmsnorm_bf16},   {"rope", check_rope},
+          {"rope_kv_fused", check_rope_kv_fused},
           {"paged_attention", check_paged_attention}, {"silu_mul_add", check_silu_mul_add},
           {"argmax_sample", check_argmax_sample}, {"cuda_model_vs_cpu", check_cuda_model}};
 }

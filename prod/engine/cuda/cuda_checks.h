@@ -6,6 +6,7 @@
 //   bf16 GEMM     (bf16 inputs, f32 accumulation/out) <= 1e-5 + 1e-4 sum|a b|; f16 out <= 1e-3 + 2e-3 |ref|
 //   bf16 outputs  (rmsnorm_bf16, silu_mul, attention) <= abs + 1e-2 |ref| (bf16 has 8 mantissa bits)
 //   RoPE          <= 2e-3 + 1e-3 |ref| (f32 sincos of angles up to ~2000 rad)
+//   fused RoPE + KV write vs rope + kv_write: q <= 1e-6 + 1e-5 |ref|, K/V caches (bf16) <= 1e-6 + 2^-7 |ref|
 //   embedding, argmax, greedy sampling: exact
 //   CudaModel     logits <= 5e-2 max|ref| + 5e-2 |ref| vs reference_llama_logits (bf16 weights, K/V and
 //                 GEMM inputs; f32 residual stream)

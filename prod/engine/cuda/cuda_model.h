@@ -55,10 +55,12 @@ class CudaModel {
   Status fill_kv_random(std::uint64_t seed);
 
   // One forward over the batch (prefill chunks and/or decode steps; rows <= max_rows), eager launches.
-  // Returns the logits of each slice's last token, [seqs][vocab], and writes the batch's K/V.
+  // Returns the logits of each slice's last token, [seqs][vocab] (rows of slices without want_logits
+  // are zero: not copied back), and writes the batch's K/V.
   Result<std::vector<float>> forward(const engine::ForwardBatch& batch);
   // A decode step (every slice one token) through the CUDA graph of its batch size; returns the
-  // greedy next token of each slice, and their logits [seqs][vocab] in *logits when non-null.
+  // greedy next token of each slice, and their logits [seqs][vocab] in *logits when non-null (as
+  // forward(): rows of slices without want_logits are zero).
   Result<std::vector<std::int32_t>> decode(const engine::ForwardBatch& batch, std::vector<float>* logits);
 
   // Benchmark hooks: copy a decode batch's inputs into the fixed buffers, then replay (capturing on

@@ -128,8 +128,10 @@ Status CudaModelBackend::forward(const ForwardBatch& batch, std::span<float> log
     s.block_table = s.block_table.first(static_cast<std::size_t>(s.start_pos / block_size() + 1));
   }
   std::vector<float> all;
-  CS_ASSIGN_OR_RETURN(std::vector<std::int32_t> next, model_->decode(trimmed, &all));
+  const bool any_logits = engine::logits_rows(batch) > 0;
+  CS_ASSIGN_OR_RETURN(std::vector<std::int32_t> next, model_->decode(trimmed, any_logits ? &all : nullptr));
   ++graph_forwards_;
+  if (!any_logits) return Status::ok();
   const std::size_t vocab = static_cast<std::size_t>(config_.vocab);
   std::size_t out = 0;
   for (std::size_t i = 0; i < batch.seqs.size(); ++i) {

@@ -69,9 +69,8 @@ Status CudaModel::enqueue_step(int rows) {
   for (const Layer& l : layers_) {
     CS_RETURN_IF_ERROR(rmsnorm_f32_bf16_launch(x_, l.attn_norm, normed_, rows, hidden, c.rms_eps, stream_));
     CS_RETURN_IF_ERROR(gemm_->linear_f32_out(GemmType::kBF16, normed_, l.wqkv, qkv_, rows, hidden, qkv_dim));
-    CS_RETURN_IF_ERROR(rope_launch(qkv_, positions_, inv_freq_, rows, heads, kvh, hd, int(c.rope_dim), stream_));
-    CS_RETURN_IF_ERROR(kv_write_launch(qkv_, positions_, seq_of_row_, block_tables_, max_blocks, l.k_cache,
-                                       l.v_cache, rows, heads, kvh, hd, bs, stream_));
+    CS_RETURN_IF_ERROR(rope_kv_write_launch(qkv_, positions_, seq_of_row_, inv_freq_, block_tables_, max_blocks,
+                                            l.k_cache, l.v_cache, rows, heads, kvh, hd, int(c.rope_dim), bs, stream_));
     CS_RETURN_IF_ERROR(attention_launch(qkv_, positions_, seq_of_row_, block_tables_, max_blocks, l.k_cache,
                                         l.v_cache, partial_, attn_, rows, heads, kvh, hd, bs, max_context_,
                                         stream_));
@@ -86,17 +85,21 @@ Status CudaModel::enqueue_step(int rows) {
   return argmax_launch(logits_, next_, rows, vocab, stream_);
 }
 
-// Copies back only the last row of each slice (one copy when every slice is one token).
+// Copies back only the last row of each slice that wants logits (one copy when every slice is one
+// token and wants them); the other rows stay zero.
 Result<std::vector<float>> CudaModel::read_logits(const engine::ForwardBatch& batch, int rows) {
   const size_t vocab = static_cast<size_t>(config_.vocab);
   std::vector<float> out(batch.seqs.size() * vocab);
-  if (static_cast<size_t>(rows) == batch.seqs.size()) {
+  size_t wanted = 0;
+  for (const auto& slice : batch.seqs) wanted += slice.want_logits ? 1 : 0;
+  if (static_cast<size_t>(rows) == batch.seqs.size() && wanted == batch.seqs.size()) {
     CS_CUDA_RETURN_IF_ERROR(
         cudaMemcpyAsync(out.data(), logits_, out.size() * 4, cudaMemcpyDeviceToHost, stream_));
-  } else {
+  } else if (wanted > 0) {
     size_t row = 0;
     for (size_t s = 0; s < batch.seqs.size(); ++s) {
       row += batch.seqs[s].tokens.size();
+      if (!batch.seqs[s].want_logits) continue;
       CS_CUDA_RETURN_IF_ERROR(cudaMemcpyAsync(out.data() + s * vocab, logits_ + (row - 1) * vocab, vocab * 4,
                                               cudaMemcpyDeviceToHost, stream_));
     }

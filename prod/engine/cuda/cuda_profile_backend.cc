@@ -35,9 +35,12 @@ Result<engine::DeviceDescription> CudaProfileBackend::describe_device(bool quick
   return d;
 }
 
-Result<engine::ProfileResult> profile_cuda(const engine::LlamaConfig& config, const engine::LlamaWeights& weights,
-                                           const engine::ProfileGrid& grid, const CudaProfileOptions& options,
-                                           const engine::Profiler::Progress& progress) {
+namespace {
+
+// The backend options a grid needs: rows for its largest decode batch and prefill (up to 2048 tokens per
+// device forward), a context cap covering its longest point, and exactly the KV blocks it plans.
+Result<CudaBackendOptions> options_for(const engine::LlamaConfig& config, const engine::ProfileGrid& grid,
+                                       const CudaProfileOptions& options) {
   CS_RETURN_IF_ERROR(engine::validate_grid(grid));
   const double per_block =
       2.0 * 2.0 * static_cast<double>(config.layers * config.kv_heads * options.block_size * config.head_dim);
@@ -54,10 +57,32 @@ Result<engine::ProfileResult> profile_cuda(const engine::LlamaConfig& config, co
   o.block_size = options.block_size;
   o.num_blocks = std::max<std::int64_t>(plan.blocks, 1);
   o.max_context = context;
-  CS_ASSIGN_OR_RETURN(std::unique_ptr<CudaModelBackend> backend, CudaModelBackend::create(config, weights, o));
+  return o;
+}
+
+Result<engine::ProfileResult> run(std::unique_ptr<CudaModelBackend> backend, const engine::ProfileGrid& grid,
+                                  const CudaProfileOptions& options, const engine::Profiler::Progress& progress) {
   CudaProfileBackend profile_backend(std::move(backend));
   engine::Profiler profiler(profile_backend);
   return profiler.run(grid, options.quick_device, progress);
+}
+
+}  // namespace
+
+Result<engine::ProfileResult> profile_cuda(const engine::LlamaConfig& config, const engine::LlamaWeights& weights,
+                                           const engine::ProfileGrid& grid, const CudaProfileOptions& options,
+                                           const engine::Profiler::Progress& progress) {
+  CS_ASSIGN_OR_RETURN(CudaBackendOptions o, options_for(config, grid, options));
+  CS_ASSIGN_OR_RETURN(std::unique_ptr<CudaModelBackend> backend, CudaModelBackend::create(config, weights, o));
+  return run(std::move(backend), grid, options, progress);
+}
+
+Result<engine::ProfileResult> profile_cuda_random(const engine::LlamaConfig& config, const engine::ProfileGrid& grid,
+                                                  const CudaProfileOptions& options, std::uint64_t seed,
+                                                  const engine::Profiler::Progress& progress) {
+  CS_ASSIGN_OR_RETURN(CudaBackendOptions o, options_for(config, grid, options));
+  CS_ASSIGN_OR_RETURN(std::unique_ptr<CudaModelBackend> backend, CudaModelBackend::create_random(config, o, seed));
+  return run(std::move(backend), grid, options, progress);
 }
 
 }  // namespace chatscale::gpu

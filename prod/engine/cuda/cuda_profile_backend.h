@@ -50,5 +50,11 @@ struct CudaProfileOptions {
 Result<engine::ProfileResult> profile_cuda(const engine::LlamaConfig& config, const engine::LlamaWeights& weights,
                                            const engine::ProfileGrid& grid, const CudaProfileOptions& options,
                                            const engine::Profiler::Progress& progress = {});
+// The same with random bf16 weights generated on the device (CudaModel::create_random): a profile of
+// a model shape without its weights (the standalone engine_profile_cuda; timing does not depend on
+// the values).
+Result<engine::ProfileResult> profile_cuda_random(const engine::LlamaConfig& config, const engine::ProfileGrid& grid,
+                                                  const CudaProfileOptions& options, std::uint64_t seed,
+                                                  const engine::Profiler::Progress& progress = {});
 
 }  // namespace chatscale::gpu

@@ -4,6 +4,7 @@
 #include <cuda_bf16.h>
 #include <cuda_runtime.h>
 
+#include "prod/engine/cuda/block_reduce.cuh"
 #include "prod/engine/cuda/cuda_check.h"
 
 namespace chatscale::gpu {
@@ -15,10 +16,6 @@ __device__ __forceinline__ float bf16_load(const bf16_bits* p) {
 __device__ __forceinline__ bf16_bits bf16_bits_of(float f) {
   __nv_bfloat16 h = __float2bfloat16_rn(f);
   return *reinterpret_cast<bf16_bits*>(&h);
-}
-__device__ __forceinline__ float warp_sum(float v) {
-  for (int o = 16; o > 0; o /= 2) v += __shfl_xor_sync(0xffffffffu, v, o);
-  return v;
 }
 __device__ __forceinline__ unsigned long long splitmix64(unsigned long long x) {
   x += 0x9e3779b97f4a7c15ull;
@@ -38,21 +35,11 @@ __global__ void embedding_kernel(const bf16_bits* table, const std::int32_t* tok
 
 constexpr int kNormThreads = 256;
 __global__ void rmsnorm_bf16_kernel(const float* x, const float* weight, bf16_bits* y, int cols, float eps) {
-  __shared__ float warp_sums[kNormThreads / 32];
-  __shared__ float inv_rms;
   const float* row = x + static_cast<size_t>(blockIdx.x) * cols;
   bf16_bits* out = y + static_cast<size_t>(blockIdx.x) * cols;
   float sum = 0.f;
   for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c] * row[c];
-  sum = warp_sum(sum);
-  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sum;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float total = threadIdx.x < kNormThreads / 32 ? warp_sums[threadIdx.x] : 0.f;
-    total = warp_sum(total);
-    if (threadIdx.x == 0) inv_rms = rsqrtf(total / cols + eps);
-  }
-  __syncthreads();
+  const float inv_rms = rsqrtf(block_sum<kNormThreads>(sum) / cols + eps);
   for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = bf16_bits_of(row[c] * inv_rms * weight[c]);
 }
 
@@ -89,6 +76,47 @@ __global__ void kv_write_kernel(const float* qkv, const std::int32_t* positions,
     const int h = j / head_dim, d = j % head_dim;
     const size_t at = ((static_cast<size_t>(block) * kv_heads + h) * block_size + slot) * head_dim + d;
     k_cache[at] = bf16_bits_of(k[j]);
+    v_cache[at] = bf16_bits_of(v[j]);
+  }
+}
+
+// The fusion of rope_kernel and kv_write_kernel (one launch per layer instead of two): one block per
+// row rotates the row's q heads in place and writes its k heads, rotated, and its v heads into the
+// paged caches as bf16. The k heads in qkv stay unrotated (attention reads K from the cache only).
+__global__ void rope_kv_write_kernel(float* qkv, const std::int32_t* positions, const std::int32_t* seq_of_row,
+                                     const float* inv_freq, const std::int32_t* block_tables, int max_blocks,
+                                     bf16_bits* k_cache, bf16_bits* v_cache, int heads, int kv_heads, int head_dim,
+                                     int rope_dim, int block_size) {
+  const int r = blockIdx.x;
+  const int half = rope_dim / 2;
+  const int qkv_dim = (heads + 2 * kv_heads) * head_dim;
+  float* row = qkv + static_cast<size_t>(r) * qkv_dim;
+  const int pos = positions[r];
+  const float fpos = static_cast<float>(pos);
+  for (int j = threadIdx.x; j < heads * half; j += blockDim.x) {
+    const int i = j % half;
+    float s, c;
+    sincosf(fpos * inv_freq[i], &s, &c);
+    float* p = row + (j / half) * head_dim + 2 * i;
+    const float a = p[0], b = p[1];
+    p[0] = a * c - b * s;
+    p[1] = a * s + b * c;
+  }
+  const float* k = row + heads * head_dim;
+  const float* v = k + kv_heads * head_dim;
+  const int block = block_tables[static_cast<size_t>(seq_of_row[r]) * max_blocks + pos / block_size];
+  const int slot = pos % block_size;
+  for (int j = threadIdx.x; j < kv_heads * head_dim; j += blockDim.x) {
+    const int h = j / head_dim, d = j % head_dim;
+    float value = k[j];
+    if (d < rope_dim) {
+      float s, c;
+      sincosf(fpos * inv_freq[d / 2], &s, &c);
+      const float a = k[j - d % 2], b = k[j - d % 2 + 1];
+      value = d % 2 == 0 ? a * c - b * s : a * s + b * c;
+    }
+    const size_t at = ((static_cast<size_t>(block) * kv_heads + h) * block_size + slot) * head_dim + d;
+    k_cache[at] = bf16_bits_of(value);
     v_cache[at] = bf16_bits_of(v[j]);
   }
 }
@@ -258,6 +286,19 @@ Status kv_write_launch(const float* qkv, const std::int32_t* positions, const st
   if (rows == 0) return Status::ok();
   kv_write_kernel<<<rows, 256, 0, stream>>>(qkv, positions, seq_of_row, block_tables, max_blocks, k_cache,
                                             v_cache, heads, kv_heads, head_dim, block_size);
+  return launched();
+}
+
+Status rope_kv_write_launch(float* qkv, const std::int32_t* positions, const std::int32_t* seq_of_row,
+                            const float* inv_freq, const std::int32_t* block_tables, int max_blocks,
+                            bf16_bits* k_cache, bf16_bits* v_cache, int rows, int heads, int kv_heads, int head_dim,
+                            int rope_dim, int block_size, CUstream_st* stream) {
+  if (rows < 0 || heads <= 0 || kv_heads <= 0 || head_dim <= 0 || rope_dim <= 0 || rope_dim > head_dim ||
+      rope_dim % 2 != 0 || block_size <= 0 || max_blocks <= 0)
+    return invalid_argument("rope_kv_write: bad shape (rope_dim must be even and <= head_dim)");
+  if (rows == 0) return Status::ok();
+  rope_kv_write_kernel<<<rows, 256, 0, stream>>>(qkv, positions, seq_of_row, inv_freq, block_tables, max_blocks,
+                                                 k_cache, v_cache, heads, kv_heads, head_dim, rope_dim, block_size);
   return launched();
 }
 

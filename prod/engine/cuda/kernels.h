@@ -45,6 +45,15 @@ Status kv_write_launch(const float* qkv, const std::int32_t* positions, const st
                        bf16_bits* v_cache, int rows, int heads, int kv_heads, int head_dim, int block_size,
                        CUstream_st* stream);
 
+// rope_launch and kv_write_launch in one kernel (the forward pass uses this one; the two above are the
+// reference its check compares against): rotates the q heads of qkv in place and writes the rotated
+// k heads and the v heads of each row into the paged caches as bf16; the k heads in qkv are left as
+// they were (attention reads K from the cache).
+Status rope_kv_write_launch(float* qkv, const std::int32_t* positions, const std::int32_t* seq_of_row,
+                            const float* inv_freq, const std::int32_t* block_tables, int max_blocks,
+                            bf16_bits* k_cache, bf16_bits* v_cache, int rows, int heads, int kv_heads, int head_dim,
+                            int rope_dim, int block_size, CUstream_st* stream);
+
 // Paged attention. Query row r (sequence seq_of_row[r]) attends to cached positions
 // [0, positions[r]] of its sequence (causal: a prefill chunk's rows see the chunk's earlier rows once
 // their K/V are written). Split-K ("flash decoding"): each (row, kv head) is cut into chunks of

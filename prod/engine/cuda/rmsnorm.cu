@@ -2,6 +2,7 @@
 
 #include <cuda_runtime.h>
 
+#include "prod/engine/cuda/block_reduce.cuh"
 #include "prod/engine/cuda/cuda_check.h"
 #include "prod/engine/cuda/device_buffer.h"
 
@@ -9,33 +10,16 @@ namespace chatscale::gpu {
 namespace {
 
 constexpr int kThreads = 256;
-constexpr int kWarps = kThreads / 32;
 
-__device__ float warp_sum(float v) {
-  for (int offset = 16; offset > 0; offset /= 2) v += __shfl_xor_sync(0xffffffffu, v, offset);
-  return v;
-}
-
-// One block per row: each thread sums a strided slice, warps reduce with shuffles, warp 0 reduces the
-// warp sums, then every thread scales its slice.
+// One block per row: the block sums the squares of its row (block_reduce.cuh), then every thread
+// scales its strided slice.
 __global__ void rmsnorm_kernel(const float* __restrict__ x, const float* __restrict__ weight,
                                float* __restrict__ y, int cols, float eps) {
-  __shared__ float warp_sums[kWarps];
-  __shared__ float inv_rms;
   const float* row = x + static_cast<size_t>(blockIdx.x) * cols;
   float* out = y + static_cast<size_t>(blockIdx.x) * cols;
-
   float sum = 0.f;
   for (int c = threadIdx.x; c < cols; c += blockDim.x) sum += row[c] * row[c];
-  sum = warp_sum(sum);
-  if (threadIdx.x % 32 == 0) warp_sums[threadIdx.x / 32] = sum;
-  __syncthreads();
-  if (threadIdx.x < 32) {
-    float total = threadIdx.x < kWarps ? warp_sums[threadIdx.x] : 0.f;
-    total = warp_sum(total);
-    if (threadIdx.x == 0) inv_rms = rsqrtf(total / cols + eps);
-  }
-  __syncthreads();
+  const float inv_rms = rsqrtf(block_sum<kThreads>(sum) / cols + eps);
   for (int c = threadIdx.x; c < cols; c += blockDim.x) out[c] = row[c] * inv_rms * weight[c];
 }
 

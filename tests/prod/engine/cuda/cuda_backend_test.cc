@@ -17,6 +17,7 @@
 #include "prod/engine/cuda/cuda_checks_backend.h"
 #include "prod/engine/cuda/cuda_devices.h"
 #include "prod/engine/cuda/cuda_model_backend.h"
+#include "prod/engine/cuda/kernels.h"
 
 namespace chatscale::gpu {
 namespace {
@@ -102,6 +103,21 @@ TEST(CudaModelBackendTest, OptionsAndMissingDeviceAreErrors) {
   ASSERT_FALSE(none.is_ok());
   EXPECT_NE(none.status().code(), StatusCode::kInvalidArgument) << none.status().message();
   EXPECT_FALSE(none.status().message().empty());
+}
+
+// The fused RoPE + KV-write launcher validates its shapes before any launch (null pointers are never
+// dereferenced on the host).
+TEST(RopeKvWriteTest, BadShapesAreInvalidArgumentsBeforeAnyLaunch) {
+  auto call = [](int rope_dim, int block_size) {
+    return rope_kv_write_launch(nullptr, nullptr, nullptr, nullptr, nullptr, 4, nullptr, nullptr, 2, 4, 2, 16,
+                                rope_dim, block_size, nullptr);
+  };
+  EXPECT_EQ(call(17, 16).code(), StatusCode::kInvalidArgument);  // odd
+  EXPECT_EQ(call(32, 16).code(), StatusCode::kInvalidArgument);  // > head_dim
+  EXPECT_EQ(call(16, 0).code(), StatusCode::kInvalidArgument);   // no block size
+  EXPECT_TRUE(rope_kv_write_launch(nullptr, nullptr, nullptr, nullptr, nullptr, 4, nullptr, nullptr, 0, 4, 2, 16, 16,
+                                   16, nullptr)
+                  .is_ok());  // zero rows: nothing to launch
 }
 
 }  // namespace
