@@ -47,6 +47,10 @@ struct ApiOptions {
   int max_page_size = 200;
   double stop_wait_s = 10;                // POST .../stop waits this long for the partial answer
   double heartbeat_interval_s = 15;       // a subscriber's comment when nothing came for this long
+  // A generation running on another instance: resume follows its stored row on the primary, polling
+  // this often, for at most remote_follow_s; stop writes a stop request and polls for the end.
+  double remote_poll_s = 0.25;
+  double remote_follow_s = 600;
   std::size_t max_title_bytes = 256;
   std::size_t max_api_keys_per_user = 20;
   std::size_t max_completion_messages = 1000;  // turns in one /v1/chat/completions request

@@ -1,6 +1,7 @@
 #include "prod/api/generation_hub.h"
 
 #include <algorithm>
+#include <chrono>
 #include <exception>
 #include <utility>
 
@@ -163,9 +164,45 @@ bool Generation::wait_finished(double deadline) {
 
 GenerationHub::GenerationHub(boost::asio::io_context& ioc, Clock& clock, MessageService& service,
                              CancelRegistry& registry, HubConfig config)
-    : ioc_(ioc), clock_(clock), service_(service), registry_(registry), config_(config) {}
+    : ioc_(ioc), clock_(clock), service_(service), registry_(registry), config_(config) {
+  if (config_.stop_requests) poller_ = std::thread([this] { poll_stops(); });
+}
 
-GenerationHub::~GenerationHub() = default;
+GenerationHub::~GenerationHub() {
+  {
+    std::lock_guard<std::mutex> lock(poll_mu_);
+    closing_ = true;
+  }
+  poll_cv_.notify_all();
+  if (poller_.joinable()) poller_.join();
+}
+
+void GenerationHub::poll_stops() {
+  const auto interval = std::chrono::duration<double>(std::max(config_.stop_poll_s, 0.01));
+  std::unique_lock<std::mutex> lock(poll_mu_);
+  while (!poll_cv_.wait_for(lock, interval, [this] { return closing_; })) {
+    lock.unlock();
+    check_stops();
+    lock.lock();
+  }
+}
+
+void GenerationHub::check_stops() {
+  std::vector<std::shared_ptr<Generation>> live;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    for (const auto& g : live_)
+      if (g->began() && !g->cancel_requested()) live.push_back(g);
+  }
+  if (live.empty()) return;
+  std::vector<std::string> ids;
+  for (const auto& g : live) ids.push_back(g->message_id());
+  auto requested = config_.stop_requests->stop_requests(ids);
+  if (!requested.is_ok()) return;  // the next poll asks again
+  for (const auto& id : *requested)
+    for (const auto& g : live)
+      if (g->message_id() == id) g->request_cancel();
+}
 
 std::string GenerationHub::idempotency_slot(const std::string& owner, const std::string& conversation_id,
                                             const std::string& key) {

@@ -16,7 +16,9 @@
 // Idempotency-Key joins the running generation instead of starting a second one (on this server).
 //
 // stop: request_cancel() raises the generation's cancel flag (CancellableBackend): the flow ends
-// with finish reason "cancelled" and stores the partial answer.
+// with finish reason "cancelled" and stores the partial answer. A stop sent to another instance is
+// written to the store (MessageStore::request_stop); with HubConfig::stop_requests set, the hub's
+// poller thread finds it within stop_poll_s and raises the flag here.
 // Heartbeats: the flow's on_heartbeat bumps a counter that subscribers see (they write a comment);
 // a subscriber also writes one when it waited a heartbeat interval without news.
 //
@@ -29,6 +31,7 @@
 #pragma once
 
 #include <atomic>
+#include <condition_variable>
 #include <cstddef>
 #include <cstdint>
 #include <deque>
@@ -36,6 +39,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <boost/asio/io_context.hpp>
@@ -50,6 +54,10 @@ namespace chatscale::api {
 struct HubConfig {
   double grace_s = 120;          // how long a finished generation stays resumable in memory
   std::size_t task_stack_bytes = 256 * 1024;
+  // Stop requests written by other instances (MessageStore::request_stop): when set, a thread of the
+  // hub asks the store every stop_poll_s which running generations have one, and cancels them.
+  MessageStore* stop_requests = nullptr;
+  double stop_poll_s = 1;
 };
 
 class Generation {
@@ -152,6 +160,8 @@ class GenerationHub {
   void registered(const std::shared_ptr<Generation>& generation);  // by message id, once began
   void finished(const std::shared_ptr<Generation>& generation, double now);
   void sweep_locked(double now);  // needs mu_ held
+  void poll_stops();              // the stop-request thread's loop
+  void check_stops();             // one poll: cancels the running generations with a stop request
 
   boost::asio::io_context& ioc_;
   Clock& clock_;
@@ -166,6 +176,11 @@ class GenerationHub {
   std::map<std::string, std::shared_ptr<Generation>> by_idempotency_; // guarded by mu_
   std::vector<std::shared_ptr<Generation>> live_;                      // guarded by mu_: running ones
   std::deque<std::pair<double, std::shared_ptr<Generation>>> expiry_;  // guarded by mu_: finished, by time
+
+  std::mutex poll_mu_;
+  std::condition_variable poll_cv_;
+  bool closing_ = false;  // guarded by poll_mu_
+  std::thread poller_;    // runs poll_stops() when config_.stop_requests is set
 
   friend class HubSink;
 };

@@ -1,4 +1,5 @@
 // The MessageStore half of PgStores (see pg_stores.h).
+#include <cctype>
 #include <nlohmann/json.hpp>
 #include <pqxx/pqxx>
 
@@ -140,6 +141,37 @@ Result<std::int64_t> PgStores::end_stale_answers(double stale_after_s) {
   });
   if (!lsn.is_ok()) return lsn.status();
   return ended;
+}
+
+Result<Lsn> PgStores::request_stop(const std::string& owner_id, const std::string& conversation_id,
+                                   const std::string& message_id, double now) {
+  if (has_nul(owner_id, conversation_id, message_id)) return not_found("message " + message_id + " not found");
+  return db_.write("request_stop", [&](pqxx::transaction_base& tx) {
+    auto rows = tx.exec_prepared("cs_msg_request_stop", message_id, conversation_id, owner_id, f8(now));
+    if (rows.affected_rows() == 0) return not_found("message " + message_id + " not found");
+    return Status::ok();
+  });
+}
+
+// Ids are the service's own (hex); anything else cannot match and is left out of the array literal.
+Result<std::vector<std::string>> PgStores::stop_requests(const std::vector<std::string>& message_ids) {
+  std::string array = "{";
+  for (const auto& id : message_ids) {
+    bool plain = !id.empty();
+    for (char c : id) plain = plain && (std::isalnum(static_cast<unsigned char>(c)) || c == '-' || c == '_');
+    if (!plain) continue;
+    if (array.size() > 1) array += ',';
+    array += id;
+  }
+  array += '}';
+  std::vector<std::string> out;
+  if (array.size() == 2) return out;
+  CS_RETURN_IF_ERROR(db_.read(ReadOptions{0, 0, true}, "stop_requests", [&](pqxx::transaction_base& tx) {
+    out.clear();
+    for (const auto& row : tx.exec_prepared("cs_msg_stop_requests", array)) out.push_back(row[0].as<std::string>());
+    return Status::ok();
+  }));
+  return out;
 }
 
 Result<Message> PgStores::get_message(const std::string& owner_id, const std::string& conversation_id,

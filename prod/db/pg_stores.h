@@ -66,6 +66,9 @@ class PgStores : public UserStore,
   Result<Written<Message>> append_message(const std::string& owner_id, const Message& message) override;
   Result<Lsn> update_message(const std::string& owner_id, const Message& message) override;
   Result<std::int64_t> end_stale_answers(double stale_after_s) override;
+  Result<Lsn> request_stop(const std::string& owner_id, const std::string& conversation_id,
+                           const std::string& message_id, double now) override;
+  Result<std::vector<std::string>> stop_requests(const std::vector<std::string>& message_ids) override;
   Result<Message> get_message(const std::string& owner_id, const std::string& conversation_id,
                               const std::string& message_id, const ReadOptions& options) override;
   Result<std::vector<Message>> recent_messages(const std::string& owner_id, const std::string& conversation_id,

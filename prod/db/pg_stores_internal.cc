@@ -92,6 +92,12 @@ const std::vector<std::pair<std::string, std::string>>& store_statements() {
        " WHERE user_id = $1 ORDER BY created_at DESC, id DESC"},
       {"cs_key_revoke",
        "UPDATE api_keys SET revoked_at = coalesce(revoked_at, $3::float8) WHERE id = $1 AND user_id = $2"},
+      // stop requests (0004_stop_requests.sql)
+      {"cs_msg_request_stop",
+       "UPDATE messages m SET stop_requested_at = coalesce(m.stop_requested_at, $4::float8) FROM conversations c"
+       " WHERE m.id = $1 AND m.conversation_id = $2 AND c.id = m.conversation_id AND c.owner_id = $3"},
+      {"cs_msg_stop_requests",
+       "SELECT id FROM messages WHERE id = ANY($1::text[]) AND stop_requested_at IS NOT NULL"},
       // refresh tokens (0003_refresh_tokens.sql)
       {"cs_rt_family_insert",
        "INSERT INTO refresh_families (id, user_id, created_at) VALUES ($1, $2, $3::float8)"},

@@ -238,6 +238,10 @@ void ChatServer::build_service() {
       config_.service);
   api::HubConfig hub;
   hub.grace_s = config_.limits.resume_grace_s;
+  if (pg_stores_) {  // several instances may share the database: stops sent to another one reach us
+    hub.stop_requests = pg_stores_.get();
+    hub.stop_poll_s = config_.service.checkpoint_interval_s;
+  }
   hub_ = std::make_unique<api::GenerationHub>(server_->io_context(), clock_, *service_, cancel_registry_, hub);
   completions_ = std::make_unique<api::CompletionFlow>(clock_, *usage_, metrics_, tokenizer_, wrapped, components,
                                                        config_.service);

@@ -97,6 +97,19 @@ class MessageStore {
     (void)stale_after_s;
     return std::int64_t{0};
   }
+  // Stop requests across service instances. request_stop records that the answer to the user message
+  // `message_id` should stop (NotFound when it is not the owner's); stop_requests returns which of
+  // `message_ids` have one, read from the primary. A store that does not outlive its process serves
+  // one instance, which stops its generations in memory, hence the defaults.
+  virtual Result<Lsn> request_stop(const std::string& owner_id, const std::string& conversation_id,
+                                   const std::string& message_id, double now) {
+    (void)owner_id, (void)conversation_id, (void)message_id, (void)now;
+    return failed_precondition("this store does not record stop requests");
+  }
+  virtual Result<std::vector<std::string>> stop_requests(const std::vector<std::string>& message_ids) {
+    (void)message_ids;
+    return std::vector<std::string>{};
+  }
 };
 
 // API keys for bearer use. Keys are found by their hash; a revoked key is still found (revoked_at set)

@@ -299,6 +299,29 @@ Result<Lsn> MemoryStore::revoke_api_key(const std::string& user_id, const std::s
   return not_found("API key " + key_id + " not found");
 }
 
+// ---- stop requests -----------------------------------------------------------------------------------
+
+Result<Lsn> MemoryStore::request_stop(const std::string& owner_id, const std::string& conversation_id,
+                                      const std::string& message_id, double now) {
+  std::lock_guard lock(mu_);
+  CS_ASSIGN_OR_RETURN(StoredConversation * c, owned(owner_id, conversation_id));
+  bool found = false;
+  for (const auto& m : c->messages) found = found || m.id == message_id;
+  if (!found) return not_found("message " + message_id + " not found");
+  CS_RETURN_IF_ERROR(begin_write());
+  stop_requested_.emplace(message_id, now);
+  return lsn_;
+}
+
+Result<std::vector<std::string>> MemoryStore::stop_requests(const std::vector<std::string>& message_ids) {
+  std::lock_guard lock(mu_);
+  begin_read(ReadOptions{0, 0, true});
+  std::vector<std::string> out;
+  for (const auto& id : message_ids)
+    if (stop_requested_.count(id)) out.push_back(id);
+  return out;
+}
+
 // ---- refresh tokens ----------------------------------------------------------------------------------
 
 Result<Lsn> MemoryStore::create_refresh_token(const RefreshToken& token) {

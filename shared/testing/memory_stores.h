@@ -49,6 +49,9 @@ class MemoryStore : public UserStore,
                                                int limit, const ReadOptions& options) override;
   Result<PageOf<Message>> list_messages(const std::string& owner_id, const std::string& conversation_id,
                                         const Page& page, const ReadOptions& options) override;
+  Result<Lsn> request_stop(const std::string& owner_id, const std::string& conversation_id,
+                           const std::string& message_id, double now) override;
+  Result<std::vector<std::string>> stop_requests(const std::vector<std::string>& message_ids) override;
 
   // UsageStore
   Result<Lsn> record_usage(const std::string& user_id, const std::string& model, const Usage& usage,
@@ -94,6 +97,7 @@ class MemoryStore : public UserStore,
   std::map<std::string, StoredConversation> conversations_;  // by id
   std::map<std::string, Usage> usage_;                       // by user id
   std::map<std::string, ApiKey> api_keys_;                   // by hash
+  std::map<std::string, double> stop_requested_;             // user message id -> when
   std::map<std::string, RefreshToken> refresh_tokens_;       // by hash
   std::map<std::string, double> family_revoked_at_;          // family id -> revocation time (0: live)
   std::map<std::string, std::int64_t> updates_;              // update_message calls by message id

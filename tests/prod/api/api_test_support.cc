@@ -135,6 +135,11 @@ ApiOptions HarnessOptions::api_options() {
 namespace {
 
 JwtCodec make_jwt() { return JwtCodec::create(kJwtSecret).value(); }
+HubConfig hub_config(const HarnessOptions& options, MessageStore& store) {
+  HubConfig config = options.hub;
+  if (options.hub_polls_stops) config.stop_requests = &store;
+  return config;
+}
 ApiKeyHasher make_key_hasher() { return ApiKeyHasher::create(std::string(32, 'p')).value(); }
 
 }  // namespace
@@ -149,7 +154,7 @@ ApiHarness::ApiHarness(HarnessOptions opts)
       service(MessagePorts{clock, store, store, store, metrics, tokenizer, {&cancellable}},
               MessageComponents{limiter, Moderator::builtin()}, options.service),
       runner(2),
-      hub(runner.ioc(), clock, service, registry, options.hub),
+      hub(runner.ioc(), clock, service, registry, hub_config(options, store)),
       completions(clock, store, metrics, tokenizer, {&cancellable}, MessageComponents{limiter, Moderator::builtin()},
                   options.service),
       ctx{clock,  pool,    ApiStores{store, store, store, store, store}, hasher, jwt, api_keys, limiter, rate_store, service, hub,

@@ -112,6 +112,7 @@ struct HarnessOptions {
   testing::FakeScript script = fast_script();
   MessageServiceConfig service = service_config();
   HubConfig hub;
+  bool hub_polls_stops = false;  // hub.stop_requests = the harness's store (stops from "another instance")
   ApiOptions api = api_options();
 
   static testing::FakeScript fast_script();

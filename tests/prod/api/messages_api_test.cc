@@ -3,6 +3,8 @@
 // input (400, not billed) and output (content_filter), rate limits (429) and shedding (503).
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "api_test_support.h"
 
 namespace chatscale::api::test {
@@ -264,6 +266,130 @@ TEST(MessagesApi, DeletingAConversationMidAnswerCancelsItNotLosesIt) {
   EXPECT_TRUE(h.store.all_messages(chat.conversation).empty()) << "no row left behind";
   EXPECT_EQ(h.call_as(chat.token, "GET", "/conversations/" + chat.conversation).status, 404);
   EXPECT_TRUE(h.wait_idle());
+}
+
+// An answer another instance is generating: the user message and a 'streaming' assistant row in the
+// store, no generation in this hub.
+struct RemoteAnswer {
+  Message user;
+  Message answer;
+};
+
+RemoteAnswer remote_answer(ApiHarness& h, const std::string& owner, const Chat& chat, const std::string& text) {
+  Message user;
+  user.conversation_id = chat.conversation;
+  user.role = Role::kUser;
+  user.content = "question";
+  user.status = MessageStatus::kComplete;
+  user.created_at = h.clock.now();
+  Message answer = user;
+  answer.role = Role::kAssistant;
+  answer.content = text;
+  answer.status = MessageStatus::kStreaming;
+  RemoteAnswer out{h.store.append_message(owner, user).value().value, {}};
+  out.answer = h.store.append_message(owner, answer).value().value;
+  return out;
+}
+
+// Polls until the store has served more than `reads` reads (the follower polled again).
+bool wait_for_reads(ApiHarness& h, std::int64_t reads) {
+  double deadline = h.clock.now() + 10;
+  while (h.store.reads() <= reads) {
+    if (h.clock.now() > deadline) return false;
+    h.clock.sleep_for(0.001);
+  }
+  return true;
+}
+
+TEST(MessagesApi, ResumeFollowsAnAnswerGeneratedByAnotherInstance) {
+  HarnessOptions options;
+  options.api.remote_poll_s = 0.005;
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  const std::string owner = h.user_id_of("user@example.com");
+  RemoteAnswer remote = remote_answer(h, owner, chat, "Hel");
+  const std::string id = remote.user.id;
+
+  std::int64_t reads = h.store.reads();
+  Reply resumed;
+  std::thread follower([&] {
+    resumed = h.call_as(chat.token, "GET", chat.base() + id + "/stream", "", {{"Last-Event-ID", id + ":3"}});
+  });
+  Message m = remote.answer;
+  ASSERT_TRUE(wait_for_reads(h, reads + 2));  // the answer found, then the first poll of its row
+  m.content = "Hello wor";
+  ASSERT_TRUE(h.store.update_message(owner, m).is_ok());
+  reads = h.store.reads();
+  ASSERT_TRUE(wait_for_reads(h, reads));
+  m.content = "Hello world!";
+  m.status = MessageStatus::kComplete;
+  m.finish_reason = FinishReason::kStop;
+  ASSERT_TRUE(h.store.update_message(owner, m).is_ok());
+  follower.join();
+
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  auto events = resumed.sse().events;
+  ASSERT_GE(events.size(), 3u) << resumed.body;
+  EXPECT_EQ(events.front().id, id + ":4") << "ids go on from Last-Event-ID";
+  EXPECT_TRUE(events.front().json().value("replace", false)) << "the first event replaces what the client has";
+  std::string text;
+  for (std::size_t i = 0; i < events.size(); ++i) {
+    EXPECT_EQ(event_number(events[i]), 4 + i);
+    if (events[i].event != "delta") continue;
+    if (events[i].json().value("replace", false)) text.clear();
+    text += events[i].json()["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, "Hello world!");
+  EXPECT_EQ(events.back().event, "done");
+  EXPECT_EQ(events.back().json()["finish_reason"], "stop");
+}
+
+TEST(MessagesApi, StopOnAnotherInstanceGoesThroughTheStore) {
+  HarnessOptions options;
+  options.api.remote_poll_s = 0.005;
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  const std::string owner = h.user_id_of("user@example.com");
+  RemoteAnswer remote = remote_answer(h, owner, chat, "Partial");
+  const std::string id = remote.user.id;
+
+  Reply stopped;
+  std::thread stopper([&] { stopped = h.call_as(chat.token, "POST", chat.base() + id + "/stop"); });
+  double deadline = h.clock.now() + 10;
+  while (h.store.stop_requests({id}).value().empty() && h.clock.now() < deadline) h.clock.sleep_for(0.001);
+  ASSERT_EQ(h.store.stop_requests({id}).value(), std::vector<std::string>{id}) << "the request is in the store";
+  Message m = remote.answer;  // what the owner does when it sees the request
+  m.status = MessageStatus::kPartial;
+  m.finish_reason = FinishReason::kCancelled;
+  ASSERT_TRUE(h.store.update_message(owner, m).is_ok());
+  stopper.join();
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.json()["message"]["finish_reason"], "cancelled");
+  EXPECT_EQ(stopped.json()["message"]["content"], "Partial");
+}
+
+TEST(MessagesApi, TheOwnerHonoursStopRequestsFromTheStore) {
+  HarnessOptions options;
+  options.hub_polls_stops = true;
+  options.hub.stop_poll_s = 0.01;
+  options.script.silent_after_first = 1000;  // one token, then the model says nothing more
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  Reply cut = chat.send("start and stall", {}, /*disconnect_after=*/2);
+  std::string message_id = cut.sse().events.at(0).json()["message"]["id"];
+  const std::string owner = h.user_id_of("user@example.com");
+  ASSERT_TRUE(wait_for_events(h, owner, chat, message_id, 2));
+  auto generation = h.hub.find(owner, chat.conversation, message_id);
+  ASSERT_TRUE(generation);
+  EXPECT_FALSE(generation->wait_finished(h.clock.now() + 0.05)) << "stalled until asked to stop";
+
+  ASSERT_TRUE(h.store.request_stop(owner, chat.conversation, message_id, h.clock.now()).is_ok());  // "instance B"
+  ASSERT_TRUE(generation->wait_finished(h.clock.now() + 10));
+  EXPECT_EQ(generation->outcome().assistant_message.finish_reason, FinishReason::kCancelled);
+  auto stored = h.store.all_messages(chat.conversation);
+  ASSERT_EQ(stored.size(), 2u);
+  EXPECT_EQ(stored[1].finish_reason, FinishReason::kCancelled);
+  EXPECT_EQ(stored[1].content, "Hello!");
 }
 
 TEST(MessagesApi, HeartbeatsWhileTheModelIsSilent) {

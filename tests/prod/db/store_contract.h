@@ -704,7 +704,27 @@ TYPED_TEST_P(StoreContractTest, RefreshTokens) {
   EXPECT_EQ(outcomes[1], RotationOutcome::kReused);
 }
 
+// Stop requests across instances: recorded for the owner's message only, found by id on the primary.
+TYPED_TEST_P(StoreContractTest, StopRequests) {
+  const std::string owner = unique("stop-owner");
+  Conversation c = this->conversation(owner);
+  Message user = this->append(owner, this->message(c.id, "stop me"));
+  auto& s = this->store();
+  EXPECT_EQ(s.request_stop(unique("intruder"), c.id, user.id, 300).status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.request_stop(owner, c.id, unique("missing"), 300).status().code(), StatusCode::kNotFound);
+  auto none = s.stop_requests({user.id});
+  ASSERT_TRUE(none.is_ok()) << none.status().to_string();
+  EXPECT_TRUE(none->empty());
+  auto lsn = s.request_stop(owner, c.id, user.id, 300);
+  ASSERT_TRUE(lsn.is_ok()) << lsn.status().to_string();
+  EXPECT_GT(*lsn, 0u);
+  EXPECT_TRUE(s.request_stop(owner, c.id, user.id, 301).is_ok()) << "asking twice is fine";
+  auto found = s.stop_requests({unique("other"), user.id, "", "quote'}\"{"});
+  ASSERT_TRUE(found.is_ok()) << found.status().to_string();
+  EXPECT_EQ(*found, std::vector<std::string>{user.id});
+}
+
 REGISTER_TYPED_TEST_SUITE_P(StoreContractTest, Users, ApiKeysAndUsage, Conversations, Pagination, Messages, HostileStrings,
-                            RefreshTokens);
+                            RefreshTokens, StopRequests);
 
 }  // namespace chatscale::contract
