@@ -5,6 +5,8 @@
 //   backend_vs_cpu       CudaModelBackend vs CpuModelBackend: a two-sequence prefill, then 16
 //                        teacher-forced decode steps through the CUDA graphs (one step with a slice
 //                        that wants no logits); every logits row within 3e-2 x (max - min of the CPU row)
+//   graph_vs_eager       decode through CUDA graphs (batch 3, 2, 1, 3 again) vs the same steps eager:
+//                        logits within 1e-4 x range
 //   chunked_prefill      a 40-token prompt whole, in chunks of 7 and split by max_rows 16: last-token
 //                        logits within 1e-2 x range of each other and 3e-2 x range of the CPU's
 //   backend_validation   bad batches give InvalidArgument and leave the logits buffer untouched

@@ -1,10 +1,11 @@
 // The CUDA engine's serving and profiling layer: CudaModelBackend against CpuModelBackend (prefill +
-// 16 teacher-forced decode steps within 3e-2 x the logit range; chunked == whole prefill within 1e-2 x
-// range), refused batches write nothing, EngineLoop on the GPU (batched == alone, cancellation frees
-// blocks) and CudaProfileBackend (a tiny profile that the shared loader reads as
-// chatscale-gpu-profile/1). The GPU tests run the shared checks of prod/engine/cuda/cuda_checks_backend.h
-// (the standalone cuda_check runs the same) and skip without a usable GPU, saying why; the option
-// checks and the no-device errors run everywhere.
+// 16 teacher-forced decode steps within 3e-2 x the logit range; decode graphs == eager within 1e-4 x
+// range; chunked == whole prefill within 1e-2 x range), refused batches write nothing, EngineLoop on
+// the GPU (batched == alone, cancellation frees blocks) and CudaProfileBackend (a tiny profile that
+// the shared loader reads as chatscale-gpu-profile/1). The GPU tests run the shared checks of
+// prod/engine/cuda/cuda_checks_backend.h (the standalone cuda_check runs the same) and skip without a
+// usable GPU, saying why; the option checks, the launcher's shape checks and the no-device errors run
+// everywhere.
 #include <filesystem>
 #include <fstream>
 #include <random>
@@ -42,6 +43,11 @@ void run_check(const std::string& name) {
 TEST(CudaModelBackendTest, MatchesTheCpuBackendOverPrefillAndDecode) {
   SKIP_WITHOUT_GPU();
   run_check("backend_vs_cpu");
+}
+
+TEST(CudaModelBackendTest, DecodeGraphsEqualEagerForwards) {
+  SKIP_WITHOUT_GPU();
+  run_check("graph_vs_eager");
 }
 
 TEST(CudaModelBackendTest, ChunkedPrefillEqualsWholePrefill) {
