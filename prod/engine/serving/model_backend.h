@@ -1,8 +1,9 @@
 // The serving loop's view of a model: a backend that runs one ForwardBatch (prefill chunks and decode
 // slices over a paged KV cache whose blocks it owns) and writes one row of logits per slice with
 // want_logits. CpuModelBackend implements it over CpuBackend + CpuKvCache; gpu::CudaModelBackend
-// (prod/engine/cuda/cuda_model_backend.h) implements it on a GPU. The KV cache's block_size and num_blocks are the backend's; the loop
-// sizes its KvBlockManager from them, so block ids in the batch's tables are valid cache blocks.
+// (prod/engine/cuda/cuda_model_backend.h) implements it on a GPU. The KV cache's block_size and num_blocks
+// are the backend's; the loop sizes its KvBlockManager from them, so block ids in the batch's tables are
+// valid cache blocks.
 //
 // Ownership: a CpuModelBackend owns its CpuBackend and CpuKvCache and borrows the weights' bytes
 // (they must outlive it). Thread-safety: forward() is called by one thread (the loop's) at a time;
