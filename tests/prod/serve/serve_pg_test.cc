@@ -1,8 +1,8 @@
 // `chatscale serve` on real servers: the serve.yaml that scripts/services writes (PostgreSQL primary + 2
 // streaming replicas, Redis), the service assembled in process and driven over loopback sockets.
 // Proves: answers are durable across a restart of the service, message contents are encrypted at rest,
-// read-your-writes holds through the replicas, and two service instances share one rate limit through
-// Redis.
+// read-your-writes holds through the replicas, two service instances share one rate limit through
+// Redis, and a generation running on one instance is resumed and stopped through the other.
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -10,6 +10,7 @@
 #include <boost/beast/http.hpp>
 #include <nlohmann/json.hpp>
 
+#include <random>
 #include <thread>
 
 #include "prod/serve/chat_server.h"
@@ -62,14 +63,20 @@ Reply call(int port, const std::string& method, const std::string& target, const
 // One service instance on the LocalServices configuration, running until destroyed.
 class Instance {
  public:
-  explicit Instance(const std::string& rate_limits_yaml = "") {
+  // `tokens_per_second` 0: answers at once; otherwise answers of `answer_tokens` at that rate, with
+  // checkpoints every 0.1 s (so other instances see the answer grow and stops are polled that often).
+  explicit Instance(const std::string& rate_limits_yaml = "", double tokens_per_second = 0, int answer_tokens = 12) {
     auto config = load_serve_config(LocalServicesEnvironment::services().serve_yaml_path());
     EXPECT_TRUE(config.is_ok()) << config.status().message();
     if (!config.is_ok()) return;
     config->auth.password_hash = PasswordHashCost::kMinimum;  // tests only: fast hashing
-    config->backends.at(0).tokens_per_second = 0;
+    config->backends.at(0).tokens_per_second = tokens_per_second;
     config->backends.at(0).first_token_ms = 0;
-    config->backends.at(0).answer_tokens = 12;
+    config->backends.at(0).answer_tokens = answer_tokens;
+    if (tokens_per_second > 0) {
+      config->service.checkpoint_interval_s = 0.1;
+      config->service.checkpoint_tokens = 1000;
+    }
     if (!rate_limits_yaml.empty()) config->tiers = {Tier{"free", 3, 1'000'000, 8, 0, 0, 0}};
     auto server = ChatServer::create(std::move(config).value(), notices_);
     EXPECT_TRUE(server.is_ok()) << server.status().message();
@@ -171,6 +178,80 @@ TEST(ServePg, TwoInstancesShareOneRateLimitThroughRedis) {
   EXPECT_EQ(send(b.port()), 200);
   EXPECT_EQ(send(a.port()), 200);
   EXPECT_EQ(send(b.port()), 429) << "the fourth message in a minute is refused by either instance";
+}
+
+// The text an SSE body's deltas add up to (a replace delta starts over), and its done event's data.
+std::pair<std::string, nlohmann::json> assemble(const std::string& sse) {
+  std::string text;
+  nlohmann::json done;
+  std::size_t at = 0;
+  while ((at = sse.find("event: ", at)) != std::string::npos) {
+    const std::string event = sse.substr(at + 7, sse.find('\n', at) - at - 7);
+    const auto data_at = sse.find("data: ", at) + 6;
+    auto data = nlohmann::json::parse(sse.substr(data_at, sse.find('\n', data_at) - data_at), nullptr, false);
+    if (event == "delta") {
+      if (data.value("replace", false)) text.clear();
+      text += data.value("content", "");
+    } else if (event == "done") {
+      done = data;
+    }
+    at = data_at;
+  }
+  return {text, done};
+}
+
+// The user message and answer of the conversation's latest exchange once the answer's row is
+// stored, asked of `port` until the deadline ("" when it never appeared).
+std::string wait_for_answer_row(int port, const std::string& token, const std::string& conversation, int exchanges) {
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (std::chrono::steady_clock::now() < deadline) {
+    auto page = call(port, "GET", "/conversations/" + conversation + "/messages", "", bearer(token)).json();
+    if (page.is_object() && page["data"].size() >= static_cast<std::size_t>(2 * exchanges))
+      return page["data"][2 * exchanges - 2]["id"];
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return "";
+}
+
+TEST(ServePg, ResumeAndStopReachAGenerationOnAnotherInstance) {
+  Instance a("", 20, 60), b("", 20, 60);  // answers of 3 s
+  ASSERT_NE(a.port(), 0);
+  ASSERT_NE(b.port(), 0);
+  auto reg = call(a.port(), "POST", "/auth/register",
+                  nlohmann::json{{"email", "roaming-" + std::to_string(std::random_device{}()) + "@example.com"},
+                                 {"password", "a long password"}}
+                      .dump());
+  ASSERT_EQ(reg.status, 201);
+  std::string token = reg.json()["access_token"];
+  std::string id = call(a.port(), "POST", "/conversations", "", bearer(token)).json()["id"];
+  const std::string messages = "/conversations/" + id + "/messages";
+
+  // Started on A; B resumes it while A generates, and gets the whole answer.
+  Reply on_a;
+  std::thread sender([&] { on_a = call(a.port(), "POST", messages, R"({"content": "hi"})", bearer(token)); });
+  const std::string first = wait_for_answer_row(a.port(), token, id, 1);
+  ASSERT_FALSE(first.empty());
+  Reply on_b = call(b.port(), "GET", messages + "/" + first + "/stream", "",
+                    {{"authorization", "Bearer " + token}, {"last-event-id", first + ":1"}});
+  sender.join();
+  ASSERT_EQ(on_a.status, 200);
+  ASSERT_EQ(on_b.status, 200) << on_b.body;
+  auto [a_text, a_done] = assemble(on_a.body);
+  auto [b_text, b_done] = assemble(on_b.body);
+  EXPECT_FALSE(a_text.empty());
+  EXPECT_EQ(b_text, a_text) << "B followed A's answer to its end";
+  EXPECT_EQ(b_done["finish_reason"], a_done["finish_reason"]);
+  EXPECT_EQ(on_b.body.find("id: " + first + ":1\n"), std::string::npos) << "ids go on after Last-Event-ID";
+
+  // Stopped through B: A's generation ends as cancelled, and B answers with the partial answer.
+  std::thread sender2([&] { on_a = call(a.port(), "POST", messages, R"({"content": "again"})", bearer(token)); });
+  const std::string second = wait_for_answer_row(a.port(), token, id, 2);
+  ASSERT_FALSE(second.empty());
+  Reply stopped = call(b.port(), "POST", messages + "/" + second + "/stop", "", bearer(token));
+  sender2.join();
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  EXPECT_EQ(stopped.json()["message"]["finish_reason"], "cancelled");
+  EXPECT_EQ(assemble(on_a.body).second["finish_reason"], "cancelled") << on_a.body.substr(on_a.body.size() - 300);
 }
 
 }  // namespace
