@@ -8,7 +8,6 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
-#include "sim/report/timeseries.h"
 
 namespace chatscale::sim {
 namespace {
@@ -41,37 +40,6 @@ constexpr Field kFigures[] = {
     {"storage_bytes_per_day", &Summary::storage_bytes_per_day},
 };
 
-double ratio(double part, double whole) { return whole > 0 ? part / whole : kNaN; }
-
-// A percentile of the exact samples from t0 on, else of the histogram.
-double percentile(const Recorder& rec, SampleKind kind, MetricId histogram, double q, double t0) {
-  double v = rec.sample_quantile(kind, q, t0);
-  return std::isnan(v) ? histogram_quantile_since(rec, histogram, q, {}, t0) : v;
-}
-
-double lag_p99(const Recorder& rec, double t0) {
-  double v = rec.sample_quantile(SampleKind::kReplicaLag, 0.99, t0);
-  if (!std::isnan(v)) return v;
-  std::vector<double> values;
-  const auto& times = rec.snapshot_times();
-  for (const Series* s : rec.series(MetricId::kDbReplicaLag))
-    for (size_t k = 0; k < s->values.size(); ++k)
-      if (times[s->first_snapshot + k] >= t0) values.push_back(s->values[k]);
-  return quantile_in_place(values, 0.99);
-}
-
-void add_costs(const Recorder& rec, double t0, Summary& s) {
-  double total = 0;
-  bool any = false;
-  for (const auto& g : sum_series_by_label(rec, MetricId::kCostDollars, "component")) {
-    double v = counter_increase(rec, MetricId::kCostDollars, {{"component", g.name}}, t0);
-    s.extra["cost_dollars_" + g.name] = v;
-    total += v;
-    any = true;
-  }
-  if (any) s.extra["cost_dollars_total"] = total;
-}
-
 Result<double> number_at(const Json& j, const char* key) {
   auto it = j.find(key);
   if (it == j.end()) return invalid_argument(std::string("summary: missing \"") + key + "\"");
@@ -99,38 +67,6 @@ Status read_extra(const Json& j, Summary& s) {
 }
 
 }  // namespace
-
-Summary compute_summary(const Recorder& rec, const RunInfo& info, const SummaryOptions& o) {
-  Summary s;
-  s.scenario = info.scenario;
-  s.sample_factor = info.sample_fraction;
-  s.seed = info.seed;
-  s.simulated_seconds = info.simulated_seconds;
-  s.wall_seconds = info.wall_seconds;
-  s.events = info.events;
-  const double t0 = o.warmup_s > 0 ? o.warmup_s : kNoStart;  // no warm-up: count from the first event
-  using M = MetricId;
-  auto outcome = [&](const char* v) { return counter_increase(rec, M::kMessages, {{"outcome", v}}, t0); };
-  s.messages_total = counter_increase(rec, M::kMessages, {}, t0);
-  s.peak_messages_per_s = peak_rate(rec, M::kMessages, {}, o.peak_window_s, t0);
-  s.ttft_p50_s = percentile(rec, SampleKind::kTimeToFirstToken, M::kTimeToFirstToken, 0.50, t0);
-  s.ttft_p99_s = percentile(rec, SampleKind::kTimeToFirstToken, M::kTimeToFirstToken, 0.99, t0);
-  s.e2e_p50_s = percentile(rec, SampleKind::kE2eLatency, M::kE2eLatency, 0.50, t0);
-  s.e2e_p99_s = percentile(rec, SampleKind::kE2eLatency, M::kE2eLatency, 0.99, t0);
-  s.max_concurrent_streams = max_value(sum_series(rec, M::kActiveStreams), t0);
-  s.peak_egress_gbps = peak_rate(rec, M::kStreamEgressBytes, {}, o.peak_window_s, t0) * 8e-9;
-  s.db_primary_peak_tps = peak_rate(rec, M::kDbQueries, {{"role", "primary"}}, o.peak_window_s, t0);
-  s.db_replica_lag_p99_s = lag_p99(rec, t0);
-  s.db_read_fraction = ratio(counter_increase(rec, M::kDbQueries, {{"op", "read"}}, t0),
-                             counter_increase(rec, M::kDbQueries, {}, t0));
-  s.rate_limited_fraction = ratio(outcome("rate_limited"), s.messages_total);
-  s.moderated_fraction = ratio(outcome("moderated") + outcome("content_filter"), s.messages_total);
-  s.messages_lost = counter_increase(rec, M::kMessagesLost, {}, t0);
-  s.availability = 1 - ratio(outcome("error") + outcome("overloaded"), s.messages_total);
-  s.storage_bytes_per_day = kNaN;  // not a recorded metric: the runner computes it
-  add_costs(rec, t0, s);
-  return s;
-}
 
 std::string summary_to_json(const Summary& s) {
   Json j;

@@ -1,6 +1,6 @@
 // Summary: the headline figures of one simulator run, written as summary.json (the file golden
-// tests compare) and read back. compute_summary() derives most figures from a Recorder; the runner
-// fills what the recorder cannot know (storage_bytes_per_day, extra figures) and may override any.
+// tests compare) and read back. The runner builds it (sim/runner/sim_output.h, summarize()) from the
+// run's per-second series, its database model and its samples.
 //
 // All figures are at full scale. A figure that cannot be computed (no messages, no samples) is NaN,
 // written as null and read back as NaN. The JSON has a fixed key order (the order of the struct) and
@@ -14,8 +14,6 @@
 #include <string_view>
 
 #include "core/status.h"
-#include "sim/report/recorder.h"
-#include "sim/report/run_info.h"
 
 namespace chatscale::sim {
 
@@ -44,17 +42,6 @@ struct Summary {
   double storage_bytes_per_day = 0;
   std::map<std::string, double> extra;  // free-form figures, sorted by name
 };
-
-struct SummaryOptions {
-  double warmup_s = 0;       // when > 0, figures count only what happened from this simulated time on
-  double peak_window_s = 60; // peaks are rates over windows of this length
-};
-
-// Figures from the recorder: messages and outcome fractions from chatscale_messages_total; TTFT and
-// e2e percentiles from exact samples when there are any, else from the histograms; peaks from counter
-// rates over options.peak_window_s; replica lag p99 from exact samples, else from the lag gauges'
-// snapshots; cost_dollars_<component> and cost_dollars_total in extra. Run facts come from `info`.
-Summary compute_summary(const Recorder& rec, const RunInfo& info, const SummaryOptions& options = {});
 
 std::string summary_to_json(const Summary& summary);
 Result<Summary> parse_summary_json(std::string_view text);

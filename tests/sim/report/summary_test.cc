@@ -10,8 +10,6 @@
 namespace chatscale::sim {
 namespace {
 
-using M = MetricId;
-
 Summary example() {
   Summary s;
   s.scenario = "chatgpt-2026";
@@ -87,64 +85,6 @@ TEST(SummaryTest, FileRoundTripAndErrors) {
   std::string bad = summary_to_json(example());
   bad.replace(bad.find("\"seed\": 42"), 10, "\"seed\": -4");
   EXPECT_FALSE(parse_summary_json(bad).is_ok());
-}
-
-TEST(SummaryTest, ComputedFromARecorder) {
-  Recorder rec(0.1);
-  rec.snapshot(0);
-  // Minute 1: 100 messages at full scale (10 sampled): 90 ok, 5 rate-limited, 3 moderated, 2 errors.
-  rec.sampled().add(M::kMessages, {"free", "ok"}, 9);
-  rec.sampled().add(M::kMessages, {"free", "rate_limited"}, 0.5);
-  rec.sampled().add(M::kMessages, {"plus", "moderated"}, 0.2);
-  rec.sampled().add(M::kMessages, {"plus", "content_filter"}, 0.1);
-  rec.sampled().add(M::kMessages, {"plus", "error"}, 0.2);
-  rec.full_scale().add(M::kDbQueries, {"primary", "write"}, 600);
-  rec.full_scale().add(M::kDbQueries, {"replica", "read"}, 5400);
-  rec.full_scale().add(M::kStreamEgressBytes, {}, 7.5e9);  // 1 Gbps over 60 s
-  rec.sampled().change(M::kActiveStreams, {}, 3);
-  rec.full_scale().add(M::kCostDollars, {"gpu"}, 10);
-  rec.full_scale().add(M::kCostDollars, {"database"}, 2);
-  for (int i = 1; i <= 100; ++i) rec.sample(SampleKind::kTimeToFirstToken, 0.01 * i, 30);
-  rec.full_scale().observe(M::kE2eLatency, {"free"}, 4);  // no e2e samples: the histogram answers
-  rec.full_scale().set(M::kDbReplicaLag, {"r1"}, 0.5);
-  rec.snapshot(60);
-  rec.sampled().change(M::kActiveStreams, {}, -3);
-  rec.snapshot(120);
-
-  RunInfo info;
-  info.scenario = "tiny";
-  info.sample_fraction = 0.1;
-  info.seed = 7;
-  info.simulated_seconds = 120;
-  info.wall_seconds = 0.5;
-  info.events = 10;
-  Summary s = compute_summary(rec, info);
-  EXPECT_EQ(s.scenario, "tiny");
-  EXPECT_EQ(s.seed, 7u);
-  EXPECT_NEAR(s.messages_total, 100, 1e-9);
-  EXPECT_NEAR(s.peak_messages_per_s, 100.0 / 60, 1e-9);
-  EXPECT_NEAR(s.ttft_p50_s, 0.505, 1e-6);
-  EXPECT_NEAR(s.ttft_p99_s, 0.9901, 1e-6);
-  EXPECT_DOUBLE_EQ(s.e2e_p50_s, 2.5 + 2.5 * 0.5);  // one observation in (2.5, 5]
-  EXPECT_NEAR(s.max_concurrent_streams, 30, 1e-9);
-  EXPECT_NEAR(s.peak_egress_gbps, 1, 1e-9);
-  EXPECT_NEAR(s.db_primary_peak_tps, 10, 1e-9);
-  EXPECT_NEAR(s.db_read_fraction, 0.9, 1e-12);
-  EXPECT_NEAR(s.db_replica_lag_p99_s, 0.5, 1e-12);
-  EXPECT_NEAR(s.rate_limited_fraction, 0.05, 1e-9);
-  EXPECT_NEAR(s.moderated_fraction, 0.03, 1e-9);
-  EXPECT_NEAR(s.availability, 0.98, 1e-9);
-  EXPECT_EQ(s.messages_lost, 0);
-  EXPECT_NEAR(s.extra.at("cost_dollars_gpu"), 10, 1e-12);
-  EXPECT_NEAR(s.extra.at("cost_dollars_total"), 12, 1e-12);
-  EXPECT_TRUE(std::isnan(s.storage_bytes_per_day));
-
-  // With a warm-up of 60 s nothing is left to count but the falling gauge.
-  Summary late = compute_summary(rec, info, {.warmup_s = 60});
-  EXPECT_EQ(late.messages_total, 0);
-  EXPECT_TRUE(std::isnan(late.availability));
-  EXPECT_TRUE(std::isnan(late.ttft_p50_s));
-  EXPECT_NEAR(late.max_concurrent_streams, 30, 1e-9);
 }
 
 }  // namespace
