@@ -12,6 +12,7 @@
 
 #include "prod/engine/cuda/cuda_model_backend.h"
 #include "prod/engine/cuda/cuda_profile_backend.h"
+#include "prod/engine/cuda/tiny_llama.h"
 #include "prod/engine/profile/profile_json.h"
 #include "prod/engine/serving/engine_loop.h"
 #include "prod/engine/serving/model_backend.h"
@@ -25,51 +26,9 @@ using engine::SeqSlice;
 
 constexpr int kBlock = 4, kBlocks = 128;
 
-// A tiny Llama with bf16-representable f32 weights (so the GPU's bf16 copy is exact).
-struct Tiny {
-  engine::LlamaConfig config;
-  engine::LlamaWeights weights;
-  std::vector<std::unique_ptr<std::vector<float>>> storage;
-  std::mt19937 rng{1234};
+using Tiny = TinyLlama;
 
-  engine::TensorView tensor(std::int64_t cols, std::int64_t rows, float lo, float hi) {
-    auto data = std::make_unique<std::vector<float>>(static_cast<size_t>(cols * rows));
-    std::uniform_real_distribution<float> dist(lo, hi);
-    for (auto& x : *data) x = engine::bf16_to_f32(engine::f32_to_bf16(dist(rng)));
-    engine::TensorView v;
-    v.dtype = engine::DType::kF32;
-    v.n_dims = rows == 1 ? 1 : 2;
-    v.dims = {cols, rows, 1, 1};
-    v.data = data->data();
-    storage.push_back(std::move(data));
-    return v;
-  }
-};
-
-std::unique_ptr<Tiny> tiny() {
-  auto m = std::make_unique<Tiny>();
-  auto& c = m->config;
-  c.vocab = 128, c.hidden = 64, c.layers = 2, c.heads = 4, c.kv_heads = 2, c.head_dim = 16, c.ffn = 128;
-  c.context_length = 256, c.rope_dim = 16, c.rope_theta = 10000.f, c.rms_eps = 1e-5f;
-  const float h = 1.f / std::sqrt(64.f), f = 1.f / std::sqrt(128.f);
-  m->weights.token_embd = m->tensor(64, 128, -1.f, 1.f);
-  m->weights.output_norm = m->tensor(64, 1, 0.9f, 1.1f);
-  m->weights.output = m->tensor(64, 128, -h * 4, h * 4);
-  for (int l = 0; l < 2; ++l) {
-    engine::LlamaLayerWeights lw;
-    lw.attn_norm = m->tensor(64, 1, 0.9f, 1.1f);
-    lw.wq = m->tensor(64, 64, -h * 2, h * 2);
-    lw.wk = m->tensor(64, 32, -h * 2, h * 2);
-    lw.wv = m->tensor(64, 32, -h, h);
-    lw.wo = m->tensor(64, 64, -h, h);
-    lw.ffn_norm = m->tensor(64, 1, 0.9f, 1.1f);
-    lw.w_gate = m->tensor(64, 128, -h, h);
-    lw.w_up = m->tensor(64, 128, -h, h);
-    lw.w_down = m->tensor(128, 64, -f, f);
-    m->weights.layers.push_back(lw);
-  }
-  return m;
-}
+std::unique_ptr<Tiny> tiny() { return make_tiny_llama({}); }
 
 CheckResult fail(const std::string& what, const Status& s) {
   return {false, 0, what + ": " + s.message()};

@@ -11,55 +11,15 @@
 #include "prod/engine/cuda/cuda_model.h"
 #include "prod/engine/cuda/reference.h"
 #include "prod/engine/cuda/reference_forward.h"
+#include "prod/engine/cuda/tiny_llama.h"
 #include "prod/engine/tensor.h"
 
 namespace chatscale::gpu {
 namespace {
 
-struct TinyModel {
-  engine::LlamaConfig config;
-  std::vector<std::unique_ptr<std::vector<float>>> storage;
-  engine::LlamaWeights weights;
-  std::mt19937 rng{91};
-
-  engine::TensorView tensor(std::int64_t cols, std::int64_t rows, float lo, float hi) {
-    auto data = std::make_unique<std::vector<float>>(static_cast<size_t>(cols * rows));
-    std::uniform_real_distribution<float> dist(lo, hi);
-    for (auto& x : *data) x = engine::bf16_to_f32(engine::f32_to_bf16(dist(rng)));
-    engine::TensorView v;
-    v.dtype = engine::DType::kF32;
-    v.n_dims = rows == 1 ? 1 : 2;
-    v.dims = {cols, rows, 1, 1};
-    v.data = data->data();
-    storage.push_back(std::move(data));
-    return v;
-  }
-};
-
-std::unique_ptr<TinyModel> tiny_model() {
-  auto m = std::make_unique<TinyModel>();
-  auto& c = m->config;
-  c.vocab = 96, c.hidden = 64, c.layers = 2, c.heads = 4, c.kv_heads = 2, c.head_dim = 16, c.ffn = 128;
-  c.context_length = 64, c.rope_dim = 16, c.rope_theta = 10000.f, c.rms_eps = 1e-5f;
-  c.rope_scaling = engine::RopeScaling::kLlama3, c.rope_original_context = 16;
-  const float h = 1.f / std::sqrt(64.f), f = 1.f / std::sqrt(128.f);
-  m->weights.token_embd = m->tensor(64, 96, -1.f, 1.f);
-  m->weights.output_norm = m->tensor(64, 1, 0.8f, 1.2f);
-  m->weights.output = m->tensor(64, 96, -h * 4, h * 4);
-  for (int l = 0; l < 2; ++l) {
-    engine::LlamaLayerWeights lw;
-    lw.attn_norm = m->tensor(64, 1, 0.8f, 1.2f);
-    lw.wq = m->tensor(64, 64, -h * 2, h * 2);
-    lw.wk = m->tensor(64, 32, -h * 2, h * 2);
-    lw.wv = m->tensor(64, 32, -h, h);
-    lw.wo = m->tensor(64, 64, -h, h);
-    lw.ffn_norm = m->tensor(64, 1, 0.8f, 1.2f);
-    lw.w_gate = m->tensor(64, 128, -h, h);
-    lw.w_up = m->tensor(64, 128, -h, h);
-    lw.w_down = m->tensor(128, 64, -f, f);
-    m->weights.layers.push_back(lw);
-  }
-  return m;
+std::unique_ptr<TinyLlama> tiny_model() {
+  return make_tiny_llama({.vocab = 96, .context_length = 64, .llama3_rope = true, .norm_lo = 0.8f, .norm_hi = 1.2f,
+                          .seed = 91});
 }
 
 CheckResult fail(const Status& s) { return {false, 0, s.message()}; }
