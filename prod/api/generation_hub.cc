@@ -217,6 +217,12 @@ bool GenerationHub::joinable(const Generation& generation) {
          outcome.assistant_message.finish_reason != FinishReason::kError;
 }
 
+bool GenerationHub::holds(const std::string& owner, const std::string& conversation_id,
+                          const std::string& idempotency_key) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return by_idempotency_.count(idempotency_slot(owner, conversation_id, idempotency_key)) > 0;
+}
+
 Result<std::shared_ptr<Generation>> GenerationHub::start(SendRequest request) {
   if (draining_.load()) return unavailable("the server is shutting down; retry on another instance");
   auto generation = std::make_shared<Generation>(request.caller.user_id, request.conversation_id,

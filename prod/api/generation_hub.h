@@ -138,6 +138,9 @@ class GenerationHub {
   std::shared_ptr<Generation> find(const std::string& owner, const std::string& conversation_id,
                                    const std::string& message_id);
 
+  // Whether a generation with this idempotency key is in memory (running or lingering).
+  bool holds(const std::string& owner, const std::string& conversation_id, const std::string& idempotency_key) const;
+
   std::size_t running() const { return running_.load(); }
   std::size_t held() const;  // generations in memory, running or lingering
 

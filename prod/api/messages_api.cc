@@ -46,6 +46,7 @@ class MessagesApi {
     if (!read.is_ok()) return ex.error(read.status());
     auto send_request = read_send_request(ex, *read);
     if (!send_request) return;
+    if (join_elsewhere(ex, *send_request)) return;
     auto generation = ctx_.hub.start(std::move(*send_request));
     if (!generation.is_ok()) return ex.error(generation.status());
     auto& g = *generation;
@@ -107,9 +108,10 @@ class MessagesApi {
   // what the owner checkpointed since, and done ends it; ids go on from Last-Event-ID, so a client
   // that switches instances sees one increasing sequence.
   void follow_stored(Exchange& ex, const std::string& conversation_id, const std::string& message_id, Message answer,
-                     std::uint64_t last) {
+                     std::uint64_t last, const std::string& first_frame = "") {
     auto& writer = ex.writer();
     if (!writer.begin_stream(stream_head(ex, message_id))) return;
+    if (!first_frame.empty() && !writer.write(first_frame)) return;
     std::uint64_t n = last;
     if (!writer.write(delta_event(message_id, answer.content, ++n, /*replace=*/true))) return;
     const ReadOptions primary{0, 0, true};
@@ -142,6 +144,27 @@ class MessagesApi {
       answer = std::move(next).value();
     }
     if (writer.write(done_event(message_id, answer, status, "", ++n))) writer.end_stream();
+  }
+
+  // An idempotent retry of a message whose answer another instance is generating (not in this hub,
+  // its stored answer still 'streaming') joins it: the message event, then the stored answer followed
+  // as resume does. True when it answered; false to start (or join here) as usual.
+  bool join_elsewhere(Exchange& ex, const SendRequest& request) {
+    const std::string& key = request.idempotency_key;
+    const std::string& owner = request.caller.user_id;
+    if (key.empty() || ctx_.hub.holds(owner, request.conversation_id, key)) return false;
+    auto recent = ctx_.stores.messages.recent_messages(owner, request.conversation_id, kRecentForResume,
+                                                       ReadOptions{0, 0, true});
+    if (!recent.is_ok()) return false;  // the flow reads again and reports
+    const Message* user = nullptr;
+    for (const auto& m : *recent) {
+      if (m.role == Role::kUser && m.idempotency_key == key) user = &m;
+      if (user && m.role == Role::kAssistant && m.seq == user->seq + 1 && m.status == MessageStatus::kStreaming) {
+        follow_stored(ex, request.conversation_id, user->id, m, 1, message_event(*user, 1));
+        return true;
+      }
+    }
+    return false;
   }
 
   // Another instance generates this answer: a stop request is written for it (its hub polls for them)

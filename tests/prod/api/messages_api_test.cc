@@ -344,6 +344,57 @@ TEST(MessagesApi, ResumeFollowsAnAnswerGeneratedByAnotherInstance) {
   EXPECT_EQ(events.back().json()["finish_reason"], "stop");
 }
 
+TEST(MessagesApi, IdempotentRetryJoinsAnAnswerGeneratedByAnotherInstance) {
+  HarnessOptions options;
+  options.api.remote_poll_s = 0.005;
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  const std::string owner = h.user_id_of("user@example.com");
+  Message user;
+  user.conversation_id = chat.conversation;
+  user.role = Role::kUser;
+  user.content = "question";
+  user.status = MessageStatus::kComplete;
+  user.idempotency_key = "retry-1";
+  user.created_at = h.clock.now();
+  user = h.store.append_message(owner, user).value().value;
+  Message answer = user;
+  answer.id.clear();
+  answer.seq = 0;
+  answer.role = Role::kAssistant;
+  answer.idempotency_key.clear();
+  answer.content = "Stored so far";
+  answer.status = MessageStatus::kStreaming;
+  answer = h.store.append_message(owner, answer).value().value;
+
+  std::int64_t reads = h.store.reads();
+  Reply joined;
+  std::thread retry([&] { joined = chat.send("question", {{"Idempotency-Key", "retry-1"}}); });
+  ASSERT_TRUE(wait_for_reads(h, reads + 1));
+  answer.content = "Stored so far, and the rest.";
+  answer.status = MessageStatus::kComplete;
+  answer.finish_reason = FinishReason::kStop;
+  ASSERT_TRUE(h.store.update_message(owner, answer).is_ok());
+  retry.join();
+
+  ASSERT_EQ(joined.status, 200) << joined.body;
+  auto events = joined.sse().events;
+  ASSERT_GE(events.size(), 3u) << joined.body;
+  EXPECT_EQ(events.front().event, "message");
+  EXPECT_EQ(events.front().id, user.id + ":1");
+  EXPECT_EQ(events.back().event, "done");
+  EXPECT_EQ(events.back().json()["finish_reason"], "stop") << joined.body;
+  std::string text;
+  for (const auto& e : events) {
+    if (e.event != "delta") continue;
+    if (e.json().value("replace", false)) text.clear();
+    text += e.json()["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, "Stored so far, and the rest.");
+  EXPECT_EQ(h.backend.starts(), 0) << "no second generation";
+  EXPECT_EQ(h.store.all_messages(chat.conversation).size(), 2u);
+}
+
 TEST(MessagesApi, StopOnAnotherInstanceGoesThroughTheStore) {
   HarnessOptions options;
   options.api.remote_poll_s = 0.005;
