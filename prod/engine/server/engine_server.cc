@@ -1,14 +1,7 @@
 #include "prod/engine/server/engine_server.h"
 
-#include <pthread.h>
-#include <signal.h>
-
-#include <atomic>
 #include <cmath>
-#include <ctime>
 #include <iostream>
-#include <random>
-#include <thread>
 
 #include <nlohmann/json.hpp>
 
@@ -16,104 +9,21 @@
 #include "cli/commands.h"
 #include "prod/api/api_json.h"
 #include "prod/api/json_body.h"
+#include "prod/api/openai_wire.h"
 #include "prod/engine/server/engine_backend.h"
 #include "prod/engine/server/engine_runtime.h"
 #include "prod/http/http_server.h"
 #include "prod/http/responses.h"
 #include "prod/runtime/real_clock.h"
+#include "prod/runtime/signal_watcher.h"
 
 namespace chatscale::engine {
 namespace {
 
 using nlohmann::json;
 
-struct ChatCall {
-  InferenceRequest request;
-  bool stream = false;
-  bool include_usage = false;
-};
-
-std::string completion_id() {
-  thread_local std::mt19937_64 rng{std::random_device{}()};
-  static const char* kHex = "0123456789abcdef";
-  std::string id = "chatcmpl-";
-  for (int i = 0; i < 24; ++i) id.push_back(kHex[rng() % 16]);
-  return id;
-}
-
-const char* finish_text(FinishReason reason) { return reason == FinishReason::kLength ? "length" : "stop"; }
-
-Status read_content(const json& content, const std::string& at, std::string& out) {
-  if (content.is_string()) {
-    out = content.get<std::string>();
-    return Status::ok();
-  }
-  if (content.is_null()) return Status::ok();
-  if (!content.is_array()) return invalid_argument(at + ".content: must be a string or an array of text parts");
-  for (const json& part : content) {
-    if (!part.is_object() || !part.contains("text") || !part["text"].is_string()) {
-      return invalid_argument(at + ".content: parts must be objects with a string \"text\"");
-    }
-    out += part["text"].get<std::string>();
-  }
-  return Status::ok();
-}
-
-Status read_messages(const json& body, std::vector<ChatTurn>& turns) {
-  if (!body.contains("messages") || !body["messages"].is_array() || body["messages"].empty()) {
-    return invalid_argument("messages: must be a non-empty array");
-  }
-  const json& messages = body["messages"];
-  for (std::size_t i = 0; i < messages.size(); ++i) {
-    const std::string at = "messages[" + std::to_string(i) + "]";
-    const json& m = messages[i];
-    if (!m.is_object() || !m.contains("role") || !m["role"].is_string()) {
-      return invalid_argument(at + ": must be an object with a string role");
-    }
-    const std::string role = m["role"].get<std::string>();
-    ChatTurn turn;
-    if (role == "system" || role == "developer") turn.role = Role::kSystem;
-    else if (role == "user") turn.role = Role::kUser;
-    else if (role == "assistant") turn.role = Role::kAssistant;
-    else return invalid_argument(at + ".role: \"" + role + "\" is not supported (system, developer, user, assistant)");
-    if (m.contains("content")) CS_RETURN_IF_ERROR(read_content(m["content"], at, turn.content));
-    turns.push_back(std::move(turn));
-  }
-  return Status::ok();
-}
-
-Result<ChatCall> read_call(const json& body) {
-  ChatCall call;
-  CS_RETURN_IF_ERROR(read_messages(body, call.request.messages));
-  if (body.contains("stream")) {
-    if (!body["stream"].is_boolean()) return invalid_argument("stream: must be a boolean");
-    call.stream = body["stream"].get<bool>();
-  }
-  if (body.contains("stream_options") && body["stream_options"].is_object()) {
-    const json& o = body["stream_options"];
-    call.include_usage = o.contains("include_usage") && o["include_usage"].is_boolean() && o["include_usage"].get<bool>();
-  }
-  for (const char* key : {"max_tokens", "max_completion_tokens"}) {
-    if (!body.contains(key) || body[key].is_null()) continue;
-    if (!body[key].is_number_integer() || body[key].get<std::int64_t>() < 1) {
-      return invalid_argument(std::string(key) + ": must be a positive integer");
-    }
-    call.request.max_tokens = body[key].get<std::int64_t>();
-  }
-  if (body.contains("temperature") && !body["temperature"].is_null()) {
-    if (!body["temperature"].is_number()) return invalid_argument("temperature: must be a number");
-    double t = body["temperature"].get<double>();
-    if (!(t >= 0 && t <= 2)) return invalid_argument("temperature: must be between 0 and 2");
-    call.request.temperature = t;
-  }
-  call.request.request_id = completion_id();
-  return call;
-}
-
 void respond_error(http::ResponseWriter& writer, const Status& status) {
-  json body = {{"error", api::error_object(status)}};
-  body["error"]["param"] = nullptr;
-  writer.respond(http::json_response(http_status(status.code()), body));
+  writer.respond(http::json_response(http_status(status.code()), api::error_body(status)));
 }
 
 class EngineApi {
@@ -124,15 +34,25 @@ class EngineApi {
   void chat_completions(http::HttpRequest& request, http::ResponseWriter& writer) {
     auto body = api::parse_json_object(request.body, 8 << 20);
     if (!body.is_ok()) return respond_error(writer, body.status());
-    auto call = read_call(*body);
+    api::ChatWireLimits limits;
+    limits.require_model = false;
+    auto call = api::parse_chat_request(*body, limits);
     if (!call.is_ok()) return respond_error(writer, call.status());
-    call->request.model = model_;
-    auto stream = backend_.start(call->request);
+    const api::CompletionFormat format(api::completion_id(), static_cast<std::int64_t>(std::floor(clock_.now())),
+                                       model_, call->include_usage);
+    InferenceRequest r;
+    r.request_id = format.id();
+    r.model = model_;
+    r.messages = std::move(call->messages);
+    r.max_tokens = call->max_tokens;
+    r.temperature = call->temperature;
+    r.top_p = call->top_p;
+    r.seed = call->seed;
+    r.stop = std::move(call->stop);
+    auto stream = backend_.start(r);
     if (!stream.is_ok()) return respond_error(writer, stream.status());
-    const std::string id = call->request.request_id;
-    const auto created = static_cast<std::int64_t>(std::floor(clock_.now()));
-    if (call->stream) return stream_answer(**stream, *call, writer, id, created);
-    collect_answer(**stream, writer, id, created);
+    if (call->stream) return stream_answer(**stream, format, writer);
+    collect_answer(**stream, format, writer);
   }
 
   void models(http::HttpRequest&, http::ResponseWriter& writer) {
@@ -155,55 +75,33 @@ class EngineApi {
     }
   }
 
-  json envelope(const std::string& id, std::int64_t created) const {
-    return {{"id", id}, {"object", "chat.completion.chunk"}, {"created", created}, {"model", model_}};
-  }
-
-  std::string chunk(const std::string& id, std::int64_t created, json delta, json finish, bool usage_null) const {
-    json c = envelope(id, created);
-    c["choices"] = json::array({{{"index", 0}, {"delta", std::move(delta)}, {"finish_reason", std::move(finish)}}});
-    if (usage_null) c["usage"] = nullptr;
-    return http::sse_event(api::dump_json(c));
-  }
-
-  void stream_answer(InferenceStream& stream, const ChatCall& call, http::ResponseWriter& writer, const std::string& id,
-                     std::int64_t created) {
+  void stream_answer(InferenceStream& stream, const api::CompletionFormat& format, http::ResponseWriter& writer) {
     http::HttpResponse head;
     head.content_type = "text/event-stream; charset=utf-8";
     head.headers = {{"cache-control", "no-cache"}, {"x-accel-buffering", "no"}};
-    const bool u = call.include_usage;
-    if (!writer.begin_stream(head) ||
-        !writer.write(chunk(id, created, {{"role", "assistant"}, {"content", ""}}, nullptr, u))) {
-      return stream.cancel();
-    }
+    if (!writer.begin_stream(head) || !writer.write(format.role_chunk())) return stream.cancel();
     for (;;) {
       auto event = next_event(stream, writer);
       if (!event.is_ok() || event->kind == InferenceEvent::Kind::kError) {
         Status error = event.is_ok() ? event->error : event.status();
         if (error.code() == StatusCode::kCancelled) return stream.cancel();
-        json body = {{"error", api::error_object(error)}};
-        writer.write(http::sse_event(api::dump_json(body)));
+        writer.write(http::sse_event(api::dump_json(api::error_body(error))));
         break;
       }
       if (event->kind == InferenceEvent::Kind::kDelta) {
         if (event->text.empty()) continue;
-        if (!writer.write(chunk(id, created, {{"content", event->text}}, nullptr, u))) return stream.cancel();
+        if (!writer.write(format.delta_chunk(event->text))) return stream.cancel();
         continue;
       }
-      writer.write(chunk(id, created, json::object(), finish_text(event->finish_reason), u));
-      if (u) {
-        json last = envelope(id, created);
-        last["choices"] = json::array();
-        last["usage"] = api::usage_json(event->usage);
-        writer.write(http::sse_event(api::dump_json(last)));
-      }
+      writer.write(format.finish_chunk(event->finish_reason));
+      if (format.include_usage()) writer.write(format.usage_chunk(event->usage));
       break;
     }
     writer.write(http::sse_event("[DONE]"));
     writer.end_stream();
   }
 
-  void collect_answer(InferenceStream& stream, http::ResponseWriter& writer, const std::string& id, std::int64_t created) {
+  void collect_answer(InferenceStream& stream, const api::CompletionFormat& format, http::ResponseWriter& writer) {
     std::string text;
     for (;;) {
       auto event = next_event(stream, writer);
@@ -213,15 +111,7 @@ class EngineApi {
         text += event->text;
         continue;
       }
-      json choice = {{"index", 0},
-                     {"message", {{"role", "assistant"}, {"content", text}}},
-                     {"finish_reason", finish_text(event->finish_reason)}};
-      writer.respond(http::json_response(200, {{"id", id},
-                                               {"object", "chat.completion"},
-                                               {"created", created},
-                                               {"model", model_},
-                                               {"choices", json::array({choice})},
-                                               {"usage", api::usage_json(event->usage)}}));
+      writer.respond(http::json_response(200, format.completion(text, event->finish_reason, event->usage)));
       return;
     }
   }
@@ -229,39 +119,6 @@ class EngineApi {
   InferenceBackend& backend_;
   Clock& clock_;
   std::string model_;
-};
-
-sigset_t stop_signals() {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  return set;
-}
-
-// SIGINT/SIGTERM on a thread of its own: the first drains the server, the second stops it at once.
-class SignalWatcher {
- public:
-  explicit SignalWatcher(http::HttpServer& server)
-      : thread_([this, &server] {
-          sigset_t set = stop_signals();
-          timespec tick{0, 200'000'000};
-          int seen = 0;
-          while (!done_.load()) {
-            int sig = sigtimedwait(&set, nullptr, &tick);
-            if (sig != SIGINT && sig != SIGTERM) continue;
-            std::cerr << "engine: " << (sig == SIGINT ? "SIGINT" : "SIGTERM") << ": stopping\n";
-            server.stop(/*drain=*/seen++ == 0);
-          }
-        }) {}
-  ~SignalWatcher() {
-    done_.store(true);
-    thread_.join();
-  }
-
- private:
-  std::atomic<bool> done_{false};
-  std::thread thread_;
 };
 
 }  // namespace
@@ -281,7 +138,8 @@ int engine_command(const std::vector<std::string>& args) {
   cli::ArgParser parser("chatscale engine",
                         "Serves a GGUF Llama-family model with the project's own engine: OpenAI-compatible\n"
                         "POST /v1/chat/completions (streamed or not), GET /v1/models and /healthz. No\n"
-                        "authentication: bind it to a trusted address. SIGINT/SIGTERM stop it.");
+                        "authentication: bind it to a trusted address. SIGINT/SIGTERM drain it; a second\n"
+                        "signal stops it at once.");
   parser.option("--model", "FILE", &o.model_path, "the GGUF model to serve (required)");
   parser.option("--device", "cpu|cuda", &o.device, "where the model runs (default cpu)");
   parser.option("--host", "H", &host, "address to listen on (default 127.0.0.1)");
@@ -310,8 +168,7 @@ int engine_command(const std::vector<std::string>& args) {
   o.max_seqs = static_cast<std::int32_t>(max_seqs);
   o.block_size = 16;
 
-  sigset_t signals = stop_signals();
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  block_stop_signals();
   RealClock clock;
   auto runtime = EngineRuntime::create(o, clock);
   if (!runtime.is_ok()) return cli::report_bad_input("engine", runtime.status().message());
@@ -333,7 +190,7 @@ int engine_command(const std::vector<std::string>& args) {
   }
   std::cout << "listening on " << host << ":" << server.port() << std::endl;
   {
-    SignalWatcher watcher(server);
+    SignalWatcher watcher("engine", [&server](bool drain) { server.stop(drain); });
     server.run();
   }
   std::cerr << "engine: stopped\n";

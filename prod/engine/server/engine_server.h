@@ -9,15 +9,16 @@
 // `chatscale serve` with a backend of kind engine gives exactly that flow over the same engine. This
 // server has no authentication (bind it to a trusted address) and the same chunk format.
 //
-// Request: model (any; answers name the served model), messages (system/developer, user, assistant;
-// string content or text parts), stream, stream_options.include_usage, max_tokens /
-// max_completion_tokens, temperature (0..2). Other fields are ignored. Errors are OpenAI error bodies
-// with the status's HTTP code (a prompt beyond the context is 400).
+// Request and response formats are prod/api/openai_wire.h's (shared with the chat service): model
+// (any, or none; answers name the served model), messages, stream, stream_options.include_usage,
+// max_tokens / max_completion_tokens, temperature, top_p, seed, stop, n (only 1). Errors are OpenAI
+// error bodies with the status's HTTP code and the offending field as `param` (a prompt beyond the
+// context is 400).
 //
 // Ownership: the routes borrow the backend and the clock (they must outlive the server).
 // Thread-safety: handlers run concurrently on the server's connection tasks; waiting for tokens
-// suspends the task (the backend polls on the clock). Failure behaviour: errors are responses; a
-// client that goes away cancels its generation at the next write.
+// suspends the task (the backend waits on a Clock Signal the engine loop notifies). Failure
+// behaviour: errors are responses; a client that goes away cancels its generation at the next write.
 #pragma once
 
 #include <string>
@@ -33,8 +34,9 @@ void add_engine_routes(http::Router& router, InferenceBackend& backend, Clock& c
 
 // `chatscale engine --model FILE.gguf [--device cpu|cuda] [--port P] [--host H] [--threads N]
 // [--kv-blocks N | --kv-memory-mib M] [--max-batched-tokens N] [--max-seqs N]`: prints
-// "listening on HOST:PORT" and serves until SIGINT/SIGTERM. Exit 2 for bad input (a bad model file,
-// --device cuda), 1 when the port cannot be bound.
+// "listening on HOST:PORT" and serves until SIGINT/SIGTERM (prod/runtime/signal_watcher.h: the first
+// drains, a second stops at once). Exit 2 for bad input (a bad model file, --device cuda), 1 when
+// the port cannot be bound.
 int engine_command(const std::vector<std::string>& args);
 
 }  // namespace chatscale::engine

@@ -167,6 +167,10 @@ TEST(OpenAiApi, ErrorsHaveOpenAisShape) {
   expect_error(R"({"model": "test-model", "messages": [{"role": "user", "content": "hi"}], "tools": [{"type": "function"}]})",
                400, "");
   expect_error(R"({"model": "test-model", "messages": [{"role": "user", "content": "hi"}], "frobnicate": 1})", 400, "");
+  Reply bad_stop = h.call_as(token, "POST", "/v1/chat/completions",
+                             R"({"model": "test-model", "messages": [{"role": "user", "content": "hi"}], "stop": ["a", ""]})");
+  EXPECT_EQ(bad_stop.status, 400);
+  EXPECT_EQ(bad_stop.json()["error"]["param"], "stop[1]") << bad_stop.body;
   expect_error(R"({"model": "test-model", "messages": [{"role": "user", "content": "hi"}], "stream_options": {"include_usage": true}})",
                400, "");
   expect_error(nlohmann::json{{"model", "test-model"}, {"messages", {{{"role", "user"}, {"content", std::string(20000, 'a')}}}}, {"max_tokens", 4000}}.dump(),
@@ -190,6 +194,15 @@ TEST(OpenAiApi, AcceptsTextPartsAndHarmlessOptions) {
   EXPECT_EQ(reply.json()["usage"]["completion_tokens"], 3);
   EXPECT_EQ(h.backend.last_request().messages.back().content, "Part one, part two.");
   EXPECT_EQ(h.backend.last_request().messages.front().role, Role::kSystem);
+  // The sampling options reach the backend.
+  EXPECT_DOUBLE_EQ(h.backend.last_request().top_p, 0.9);
+  EXPECT_EQ(h.backend.last_request().seed, std::optional<std::uint64_t>(7));
+  EXPECT_TRUE(h.backend.last_request().stop.empty());
+  body["stop"] = {"END", "\n\n"};
+  body.erase("seed");
+  ASSERT_EQ(h.call_as(token, "POST", "/v1/chat/completions", body.dump()).status, 200);
+  EXPECT_EQ(h.backend.last_request().stop, (std::vector<std::string>{"END", "\n\n"}));
+  EXPECT_FALSE(h.backend.last_request().seed.has_value());
 }
 
 TEST(OpenAiApi, SharesModerationRateLimitsAndApiKeys) {
