@@ -141,6 +141,9 @@ std::string chat_request_body(const OpenAiBackendConfig& config, const Inference
                          {"stream_options", {{"include_usage", true}}},
                          {"temperature", request.temperature}};
   if (request.max_tokens > 0) body["max_tokens"] = request.max_tokens;
+  if (request.top_p < 1.0) body["top_p"] = request.top_p;
+  if (request.seed) body["seed"] = *request.seed;
+  if (!request.stop.empty()) body["stop"] = request.stop;
   // Invalid UTF-8 in a message is replaced (U+FFFD) rather than thrown on.
   return body.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }

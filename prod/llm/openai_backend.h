@@ -6,9 +6,10 @@
 // start() runs inside the caller's task (prod/runtime/task.h; outside a task it returns
 // FailedPrecondition) and suspends it for the network: connect (connect_timeout_s), send
 // `POST {url}/v1/chat/completions` with stream: true, stream_options.include_usage, the messages,
-// max_tokens and temperature, then wait for the status line and headers (response_timeout_s, or the
-// request's deadline when sooner). It returns only once they arrived, so every upstream refusal comes
-// back before the first token and the caller can try another backend:
+// max_tokens, temperature, and top_p (when below 1), seed and stop (when given), then wait for the
+// status line and headers (response_timeout_s, or the request's deadline when sooner). It returns
+// only once they arrived, so every upstream refusal comes back before the first token and the caller
+// can try another backend:
 //   connect failure, bad HTTP, no event stream, 429, 5xx -> Unavailable; 400/413/422 -> InvalidArgument;
 //   404 -> NotFound (unknown model); 401/403 -> Internal (our credentials are wrong); 408, 504 and
 //   timeouts -> DeadlineExceeded; anything else -> Internal. Messages name the backend and quote

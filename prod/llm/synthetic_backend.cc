@@ -4,6 +4,8 @@
 #include <array>
 #include <cctype>
 
+#include "service/stop_matcher.h"
+
 namespace chatscale {
 namespace {
 
@@ -104,7 +106,8 @@ class SyntheticStream : public InferenceStream {
         start_(backend.clock_.now()),
         prompt_tokens_(request.prompt_tokens),
         total_(answer_length(backend.config_, request)),
-        truncated_(truncated(backend.config_, request)) {}
+        truncated_(truncated(backend.config_, request)),
+        stops_(request.stop) {}
   ~SyntheticStream() override { release(); }
 
   Result<InferenceEvent> next(double deadline) override {
@@ -121,7 +124,14 @@ class SyntheticStream : public InferenceStream {
     if (sent_ < total_) {
       bool last = sent_ + 1 == total_ && !truncated_;
       ++sent_;
-      return InferenceEvent::delta(text_.next_piece(last), 1);
+      std::string text = stops_.feed(text_.next_piece(last));
+      if (stops_.stopped()) {  // the answer ends here: kDone (kStop) comes next
+        total_ = sent_;
+        truncated_ = false;
+      } else if (sent_ == total_) {
+        text += stops_.flush();
+      }
+      return InferenceEvent::delta(std::move(text), 1);
     }
     finished_ = true;
     release();
@@ -153,6 +163,7 @@ class SyntheticStream : public InferenceStream {
   std::int64_t prompt_tokens_;
   std::int64_t total_;
   bool truncated_;
+  StopMatcher stops_;
   std::int64_t sent_ = 0;
   bool finished_ = false;
   std::atomic<bool> cancelled_{false};

@@ -16,7 +16,10 @@
 // Answer: min(answer_tokens, request.max_tokens) tokens (request.max_tokens <= 0: no cap), one word
 // per delta (tokens = 1); kDone carries usage {request.prompt_tokens, tokens sent} and finish reason
 // kLength when max_tokens cut the answer, else kStop. request.deadline is not enforced (the caller's
-// next() deadline is).
+// next() deadline is). request.stop is honoured as by a model (StopMatcher): text that could begin a
+// stop string is held back (that delta carries less text, still 1 token), and at a match the delta
+// is cut before it and kDone (kStop, usage counting the tokens sent) follows. top_p and seed are
+// ignored (answer_text() is the answer without stop strings).
 //
 // Admission: max_in_flight > 0 bounds the open streams; start() beyond it returns Unavailable. A
 // stream holds its slot until it ends (kDone), is cancelled, or is destroyed: cancel() and the

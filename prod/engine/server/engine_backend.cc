@@ -1,13 +1,13 @@
 #include "prod/engine/server/engine_backend.h"
 
 #include <algorithm>
+#include <limits>
 #include <utility>
 
+#include "service/stop_matcher.h"
 
 namespace chatscale::engine {
 namespace {
-
-constexpr double kPollSeconds = 0.001;
 
 std::uint64_t fnv1a(std::string_view s) {
   std::uint64_t h = 1469598103934665603ULL;
@@ -61,50 +61,57 @@ std::string_view role_text(Role role) {
 
 class EngineBackendStream : public InferenceStream {
  public:
-  EngineBackendStream(Clock& clock, const Tokenizer& tokenizer, std::unique_ptr<EngineStream> stream)
-      : clock_(clock), tokenizer_(tokenizer), decoder_(tokenizer_), stream_(std::move(stream)) {}
+  EngineBackendStream(Clock& clock, const Tokenizer& tokenizer, std::unique_ptr<EngineStream> stream,
+                      std::vector<std::string> stop)
+      : clock_(clock), tokenizer_(tokenizer), decoder_(tokenizer_), stream_(std::move(stream)),
+        stops_(std::move(stop)) {}
 
   Result<InferenceEvent> next(double deadline) override {
     if (done_) return failed_precondition("engine stream already finished");
     if (final_) return take_final();
-    std::string text;
     for (;;) {
-      auto event = stream_->try_next();
-      if (!event.is_ok()) return event.status();
-      if (event->has_value()) {
-        EngineEvent& e = **event;
-        if (e.kind == EngineEvent::Kind::kToken) {
-          text += decoder_.push(e.token);
-          ++pending_tokens_;
-          if (!text.empty()) {
-            return InferenceEvent::delta(valid_utf8(std::move(text)), std::exchange(pending_tokens_, 0));
-          }
-          continue;  // an incomplete UTF-8 character: read on
-        }
-        if (e.kind == EngineEvent::Kind::kError) {
-          done_ = true;
-          return InferenceEvent::failure(e.error);
-        }
-        final_ = InferenceEvent::done(Usage{e.usage.prompt_tokens, e.usage.completion_tokens}, e.reason);
-        text += decoder_.finish();
-        if (!text.empty() || pending_tokens_ > 0) {
-          return InferenceEvent::delta(valid_utf8(std::move(text)), std::exchange(pending_tokens_, 0));
-        }
-        return take_final();
+      CS_ASSIGN_OR_RETURN(std::optional<EngineEvent> event, stream_->try_next());
+      if (!event) {
+        // Tokens read but not sent yet (an incomplete character, a possible stop prefix) stay held.
+        if (deadline > 0 && clock_.now() >= deadline) return deadline_exceeded("engine: no token before the deadline");
+        wait_for_event(deadline);
+        continue;
       }
-      double now = clock_.now();
-      if (deadline > 0 && now >= deadline) {
-        // Tokens read but not sent yet (an incomplete character) stay in the decoder for the next call.
-        return deadline_exceeded("engine: no token before the deadline");
+      if (event->kind == EngineEvent::Kind::kError) {
+        done_ = true;
+        return InferenceEvent::failure(event->error);
       }
-      double wake = now + kPollSeconds;
-      clock_.sleep_until(deadline > 0 ? std::min(wake, deadline) : wake);
+      std::string text;
+      if (event->kind == EngineEvent::Kind::kToken) {
+        ++generated_;
+        ++pending_tokens_;
+        text = stops_.feed(valid_utf8(decoder_.push(event->token)));
+      } else {
+        final_ = InferenceEvent::done(Usage{event->usage.prompt_tokens, event->usage.completion_tokens}, event->reason);
+        text = stops_.feed(valid_utf8(decoder_.finish()));
+        text += stops_.flush();
+      }
+      if (stops_.stopped()) {
+        stream_->cancel();  // the sequence ends here: its KV blocks are freed at once
+        final_ = InferenceEvent::done(Usage{stream_->prompt_tokens(), generated_}, FinishReason::kStop);
+      }
+      if (!text.empty() || (final_ && pending_tokens_ > 0)) {
+        return InferenceEvent::delta(std::move(text), std::exchange(pending_tokens_, 0));
+      }
+      if (final_) return take_final();
     }
   }
 
   void cancel() override { stream_->cancel(); }
 
  private:
+  // Suspends the task (or blocks a plain thread) until the loop pushes an event or the deadline.
+  void wait_for_event(double deadline) {
+    std::shared_ptr<Signal> signal = clock_.make_signal();
+    stream_->notify_on_event(signal);
+    signal->wait_until(deadline > 0 ? deadline : std::numeric_limits<double>::infinity());
+  }
+
   Result<InferenceEvent> take_final() {
     done_ = true;
     InferenceEvent e = std::move(*final_);
@@ -116,8 +123,10 @@ class EngineBackendStream : public InferenceStream {
   Tokenizer tokenizer_;  // a cheap copy (shared state), so the decoder's pointer stays valid
   StreamingDecoder decoder_;
   std::unique_ptr<EngineStream> stream_;
+  StopMatcher stops_;
   std::optional<InferenceEvent> final_;
   std::int64_t pending_tokens_ = 0;
+  std::int64_t generated_ = 0;
   bool done_ = false;
 };
 
@@ -149,11 +158,13 @@ Result<std::unique_ptr<InferenceStream>> EngineBackend::start(const InferenceReq
   EngineRequest r;
   r.prompt_ids = std::move(ids);
   r.max_tokens = request.max_tokens > 0 ? request.max_tokens : config_.default_max_tokens;
+  if (!(request.top_p > 0 && request.top_p <= 1)) return invalid_argument("top_p: must be greater than 0 and at most 1");
   r.sampling.temperature = static_cast<float>(std::max(0.0, request.temperature));
-  r.sampling.seed = fnv1a(request.request_id);
+  r.sampling.top_p = static_cast<float>(request.top_p);
+  r.sampling.seed = request.seed ? *request.seed : fnv1a(request.request_id);
   r.eog_ids = eog_ids_;
   CS_ASSIGN_OR_RETURN(std::unique_ptr<EngineStream> stream, loop_.submit(std::move(r)));
-  std::unique_ptr<InferenceStream> out = std::make_unique<EngineBackendStream>(clock_, tokenizer_, std::move(stream));
+  std::unique_ptr<InferenceStream> out = std::make_unique<EngineBackendStream>(clock_, tokenizer_, std::move(stream), request.stop);
   return out;
 }
 

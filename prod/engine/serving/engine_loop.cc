@@ -19,13 +19,17 @@ struct StreamState {
   std::deque<EngineEvent> events;
   bool delivered_final = false;
   bool cancelled = false;
+  std::shared_ptr<Signal> waker;  // notified (once) at the next event or cancellation
 
   void push(EngineEvent event) {
+    std::shared_ptr<Signal> wake;
     {
       std::lock_guard<std::mutex> lock(mu);
       events.push_back(std::move(event));
+      wake = std::move(waker);
     }
     cv.notify_all();
+    if (wake) wake->notify();
   }
 };
 
@@ -183,11 +187,25 @@ void EngineStream::cancel() {
     std::lock_guard<std::mutex> lock(core_->mu);
     core_->drop(id_);
   }
+  std::shared_ptr<Signal> wake;
   {
     std::lock_guard<std::mutex> lock(state_->mu);
     state_->cancelled = true;
+    wake = std::move(state_->waker);
   }
   state_->cv.notify_all();
+  if (wake) wake->notify();
+}
+
+void EngineStream::notify_on_event(std::shared_ptr<Signal> signal) {
+  {
+    std::lock_guard<std::mutex> lock(state_->mu);
+    if (state_->events.empty() && !state_->cancelled) {
+      state_->waker = std::move(signal);
+      return;
+    }
+  }
+  signal->notify();
 }
 
 Result<std::optional<EngineEvent>> EngineStream::try_next() {

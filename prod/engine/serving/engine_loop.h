@@ -25,7 +25,9 @@
 // must outlive the loop). Streams share the request state with the loop (shared_ptr), so a stream may
 // outlive the loop: after the loop stops, its open streams end with an Unavailable kError.
 // Thread-safety: submit(), stats() and every EngineStream call may come from any thread; one stream is
-// read by one thread at a time. A mutex guards the scheduler; it is not held during forward passes.
+// read by one thread at a time. Waiting: next() blocks the calling thread; notify_on_event() lets a
+// caller wait on its own Clock Signal instead (a task suspends; see EngineBackend). A mutex guards
+// the scheduler; it is not held during forward passes.
 // Failure behaviour: errors are values; a failing forward ends the batch's requests with kError (the
 // backend's status) and frees their blocks; the loop keeps serving others.
 #pragma once
@@ -38,6 +40,7 @@
 #include <vector>
 
 #include "core/status.h"
+#include "ports/clock.h"
 #include "ports/types.h"
 #include "prod/engine/cpu/sampler.h"
 #include "prod/engine/serving/model_backend.h"
@@ -110,6 +113,11 @@ class EngineStream {
   Result<EngineEvent> next(std::chrono::nanoseconds timeout);
   // The next event if one is queued, else nullopt (same errors as next() otherwise). Never blocks.
   Result<std::optional<EngineEvent>> try_next();
+  // Notifies `signal` at the next event or cancellation, or at once when an event is already queued
+  // or the stream was cancelled: arm a fresh (one-shot) Signal, call try_next() again, then wait on
+  // it, so that a waiting task suspends instead of polling. Notified from the loop's thread; one
+  // armed signal at a time (a new one replaces it).
+  void notify_on_event(std::shared_ptr<Signal> signal);
   // Ends the request and frees its KV blocks at once; idempotent.
   void cancel();
 

@@ -56,6 +56,27 @@ TEST_F(OpenAiBackendTest, StreamsDeltasAndUsageExactlyAndSendsAnOpenAiRequest) {
   EXPECT_EQ(body["messages"][0]["content"], "You are terse.");
   EXPECT_EQ(body["messages"][1]["role"], "user");
   EXPECT_EQ(body["messages"][1]["content"], "Say hello.");
+  EXPECT_FALSE(body.contains("top_p") || body.contains("seed") || body.contains("stop")) << sent.body;
+}
+
+TEST_F(OpenAiBackendTest, ForwardsTopPSeedAndStop) {
+  up_.push_reply(hello_reply());
+  auto backend = make(config_for(up_));
+  ASSERT_NE(backend, nullptr);
+  InferenceRequest r = request();
+  r.top_p = 0.25;
+  r.seed = 1234567;
+  r.stop = {"END", "\n\n"};
+  run([&] {
+    auto stream = backend->start(r);
+    ASSERT_TRUE(stream.is_ok()) << stream.status().to_string();
+    EXPECT_EQ(read_all(**stream, clock_).text(), "Hello, world!");
+  });
+  ASSERT_EQ(up_.requests().size(), 1u);
+  auto body = nlohmann::json::parse(up_.requests()[0].body);
+  EXPECT_DOUBLE_EQ(body["top_p"].get<double>(), 0.25);
+  EXPECT_EQ(body["seed"], 1234567);
+  EXPECT_EQ(body["stop"], (nlohmann::json{"END", "\n\n"}));
 }
 
 TEST_F(OpenAiBackendTest, PathPrefixRequestModelAndNoKeyWhenNoneIsConfigured) {

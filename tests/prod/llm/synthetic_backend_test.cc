@@ -1,6 +1,6 @@
 // SyntheticBackend on a ManualClock (exact token times, deadlines, limits, cancellation, text), on
 // RealClock tasks over several I/O threads (admission under concurrency), and behind the shared
-// MessageService.
+// MessageService; stop strings end the answer before them.
 #include "prod/llm/synthetic_backend.h"
 
 #include <gtest/gtest.h>
@@ -259,6 +259,45 @@ TEST(SyntheticBackendTest, ConcurrentTasksOnSeveralThreadsRespectMaxInFlight) {
 }
 
 // The whole message service streaming from the synthetic backend on a manual clock.
+TEST(SyntheticBackendTest, StopStringEndsTheAnswerBeforeIt) {
+  ManualClock clock;
+  SyntheticBackend backend(clock, rated(0, 0, 40));
+  InferenceRequest r = make_request("stop-1");
+  const std::string full = SyntheticBackend::answer_text(backend.config(), r);
+  // The third word of the answer (with its leading space) is the stop.
+  std::size_t second = full.find(' ', full.find(' ') + 1);
+  std::size_t third = full.find(' ', second + 1);
+  ASSERT_NE(third, std::string::npos) << full;
+  r.stop = {full.substr(second, third - second), "zzz-never"};
+  auto stream = backend.start(r);
+  ASSERT_TRUE(stream.is_ok());
+  std::string text;
+  std::int64_t tokens = 0;
+  for (;;) {
+    auto e = (*stream)->next(0);
+    ASSERT_TRUE(e.is_ok()) << e.status().to_string();
+    if (e->kind == InferenceEvent::Kind::kDelta) {
+      text += e->text;
+      tokens += e->tokens;
+      continue;
+    }
+    EXPECT_EQ(e->kind, InferenceEvent::Kind::kDone);
+    EXPECT_EQ(e->finish_reason, FinishReason::kStop);
+    EXPECT_EQ(e->usage.completion_tokens, tokens);
+    break;
+  }
+  EXPECT_EQ(text, full.substr(0, full.find(r.stop[0]))) << "stop \"" << r.stop[0] << "\" in " << full;
+  EXPECT_EQ(tokens, 3);
+  EXPECT_EQ(backend.in_flight(), 0);
+  // A stop that never comes: the whole answer, held-back text included.
+  r.stop = {full.substr(full.size() - 2) + "!"};
+  auto whole = backend.start(r);
+  ASSERT_TRUE(whole.is_ok());
+  std::string all;
+  for (auto e = (*whole)->next(0); e.is_ok() && e->kind == InferenceEvent::Kind::kDelta; e = (*whole)->next(0)) all += e->text;
+  EXPECT_EQ(all, full);
+}
+
 TEST(SyntheticBackendTest, MessageServiceStreamsAndStoresTheSyntheticAnswer) {
   ManualClock clock;
   SyntheticBackend backend(clock, rated(50, 100, 40));

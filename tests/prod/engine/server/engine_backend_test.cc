@@ -1,7 +1,9 @@
 // EngineBackend (the InferenceBackend port over EngineLoop + tokenizer + chat template) on a tiny
 // random GGUF: deltas of complete UTF-8 whose token counts add up to the usage, done with the prompt
 // counted by the model's tokenizer over the rendered chat template; greedy answers are reproducible;
-// a prompt beyond the context is refused with the engine's message; cancelling frees the request.
+// a prompt beyond the context is refused with the engine's message; cancelling frees the request;
+// a seed makes sampling (temperature 1, top_p 0.9) reproducible and another seed changes it; a stop
+// string ends the answer just before it (finish stop) and frees the sequence's KV blocks at once.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -10,6 +12,7 @@
 #include "prod/engine/server/engine_backend.h"
 #include "prod/engine/server/engine_runtime.h"
 #include "prod/runtime/real_clock.h"
+#include "tests/prod/engine/server/stop_pick.h"
 #include "tests/prod/engine/server/tiny_gguf.h"
 
 namespace chatscale::engine {
@@ -127,6 +130,52 @@ TEST_F(EngineBackendTest, CancelFreesTheRequest) {
   stream->reset();
   EXPECT_EQ(backend.load().in_flight, 0);
   EXPECT_EQ(runtime_->loop().stats().kv_used_blocks, 0);
+}
+
+TEST_F(EngineBackendTest, SeedMakesSamplingReproducible) {
+  EngineBackend& backend = runtime_->backend();
+  auto sample = [&](std::string id, std::optional<std::uint64_t> seed) {
+    InferenceRequest r = request("Tell me something.", 24);
+    r.request_id = std::move(id);
+    r.temperature = 1.0;
+    r.top_p = 0.9;
+    r.seed = seed;
+    auto stream = backend.start(r);
+    EXPECT_TRUE(stream.is_ok()) << stream.status().message();
+    return stream.is_ok() ? drain(**stream, clock_).text : std::string();
+  };
+  const std::string a = sample("a", 7);
+  ASSERT_FALSE(a.empty());
+  EXPECT_EQ(sample("b", 7), a) << "the same seed under another request id";
+  EXPECT_NE(sample("c", 8), a) << "another seed (24 sampled tokens from a random model)";
+  EXPECT_NE(sample("d", std::nullopt), sample("e", std::nullopt)) << "no seed: derived from the request id";
+  InferenceRequest bad = request("x", 4);
+  bad.top_p = 0;
+  EXPECT_EQ(backend.start(bad).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_F(EngineBackendTest, StopStringEndsTheAnswerAndFreesTheBlocks) {
+  EngineBackend& backend = runtime_->backend();
+  InferenceRequest r = request("Tell me a long story.", 40);
+  auto greedy = backend.start(r);
+  ASSERT_TRUE(greedy.is_ok());
+  Answer full = drain(**greedy, clock_);
+  greedy->reset();
+  testing::StopPick pick = testing::pick_stop(full.text);
+  ASSERT_FALSE(pick.stop.empty()) << "greedy answer too short: \"" << full.text << "\"";
+
+  r.stop = {"\x01never", pick.stop};
+  auto stream = backend.start(r);
+  ASSERT_TRUE(stream.is_ok());
+  Answer cut = drain(**stream, clock_);
+  EXPECT_EQ(cut.text, pick.expected) << "stop \"" << pick.stop << "\" in \"" << full.text << "\"";
+  EXPECT_EQ(cut.done.finish_reason, FinishReason::kStop);
+  EXPECT_EQ(cut.done.usage.prompt_tokens, full.done.usage.prompt_tokens);
+  EXPECT_EQ(cut.done.usage.completion_tokens, cut.delta_tokens);
+  EXPECT_LE(cut.done.usage.completion_tokens, full.done.usage.completion_tokens);
+  // The stream object still lives: the sequence was cancelled at the stop, not at destruction.
+  EXPECT_EQ(runtime_->loop().stats().kv_used_blocks, 0);
+  EXPECT_EQ(backend.load().in_flight, 0);
 }
 
 TEST(EngineRuntime, RefusesCudaAndBadFiles) {

@@ -1,11 +1,13 @@
 // The `chatscale engine` process on a tiny random GGUF: prints `listening on HOST:PORT`, answers a
 // streamed /v1/chat/completions with OpenAI's chunk sequence (role chunk, content chunks, finish
 // chunk, usage chunk, [DONE]) and a non-streamed one with usage, lists its model, answers /healthz,
-// refuses bad input with exit 2 (--device cuda, a missing model) and stops on SIGTERM with exit 0.
+// honours a stop string taken from a greedy answer (the answer ends just before it, finish stop),
+// refuses bad input with exit 2 (--device cuda, a missing model) and drains on SIGTERM with exit 0.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
 
+#include "tests/prod/engine/server/stop_pick.h"
 #include "tests/prod/engine/server/tiny_gguf.h"
 #include "tests/prod/http/test_client.h"
 #include "tests/prod/serve/serve_process.h"
@@ -79,7 +81,28 @@ TEST(EngineCli, ServesStreamedChatCompletions) {
   EXPECT_EQ(a["choices"][0]["message"]["role"], "assistant");
   EXPECT_EQ(a["usage"]["prompt_tokens"], usage_chunk["usage"]["prompt_tokens"]);
 
-  // A bad request is an OpenAI error body.
+  // A stop string from the middle of a longer greedy answer ends the answer just before it.
+  const std::string longer = R"({"max_tokens":24,"temperature":0,"messages":[{"role":"user","content":"Hi"}])";
+  ASSERT_TRUE(client->send(make_request("POST", "/v1/chat/completions", longer + "}")));
+  auto full = client->read_response(60);
+  ASSERT_TRUE(full.has_value());
+  const std::string full_text = json::parse(full->body)["choices"][0]["message"]["content"];
+  testing::StopPick pick = testing::pick_stop(full_text);
+  ASSERT_FALSE(pick.stop.empty()) << full_text;
+  ASSERT_TRUE(client->send(make_request("POST", "/v1/chat/completions",
+                                        longer + ",\"stop\":" + json(pick.stop).dump() + "}")));
+  auto cut = client->read_response(60);
+  ASSERT_TRUE(cut.has_value());
+  json c = json::parse(cut->body);
+  EXPECT_EQ(c["choices"][0]["message"]["content"], pick.expected) << pick.stop << " in " << full_text;
+  EXPECT_EQ(c["choices"][0]["finish_reason"], "stop");
+
+  // A bad request is an OpenAI error body naming the param.
+  ASSERT_TRUE(client->send(make_request("POST", "/v1/chat/completions", longer + R"(,"n":2})")));
+  auto bad_n = client->read_response(10);
+  ASSERT_TRUE(bad_n.has_value());
+  EXPECT_EQ(bad_n->status, 400);
+  EXPECT_EQ(json::parse(bad_n->body)["error"]["param"], "n");
   ASSERT_TRUE(client->send(make_request("POST", "/v1/chat/completions", R"({"messages":[]})")));
   auto bad = client->read_response(10);
   ASSERT_TRUE(bad.has_value());
@@ -98,6 +121,7 @@ TEST(EngineCli, ServesStreamedChatCompletions) {
 
   p.signal(SIGTERM);
   EXPECT_EQ(p.wait_exit(), 0) << p.stderr_text();
+  EXPECT_NE(p.stderr_text().find("engine: SIGTERM: draining"), std::string::npos) << p.stderr_text();
 }
 
 TEST(EngineCli, BadInputExitsWithTwo) {

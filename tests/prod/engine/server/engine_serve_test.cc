@@ -1,6 +1,7 @@
 // serve.yaml backends of kind engine: parsed (model required, device/threads/kv_blocks only for kind
 // engine, openai-only keys refused), and `chatscale serve` assembled in process (ChatServer) with the
-// engine as its only backend answering the service's authenticated OpenAI-compatible endpoint.
+// engine as its only backend answering the service's authenticated OpenAI-compatible endpoint; and
+// the same assembly over the synthetic backend honouring `stop` through /v1/chat/completions.
 #include <gtest/gtest.h>
 
 #include <nlohmann/json.hpp>
@@ -57,41 +58,103 @@ TEST(EngineServeConfig, KindEngine) {
   EXPECT_EQ(serve::serve_config_key_paths().count("backends[].kv_blocks"), 1u);
 }
 
+// ChatServer assembled from a serve.yaml with one backend, run on a thread, with a client connected
+// and the request headers of a registered user.
+struct RunningServer {
+  ~RunningServer() {
+    if (client) client->close();
+    if (server) server->shutdown(true);
+    if (runner.joinable()) runner.join();
+  }
+  // Empty when it runs, else what failed.
+  std::string start(const std::string& backend_yaml) {
+    auto config = serve::parse_serve_config(config_yaml(backend_yaml), "s.yaml", no_env);
+    if (!config.is_ok()) return config.status().message();
+    auto created = serve::ChatServer::create(std::move(config).value(), notices);
+    if (!created.is_ok()) return created.status().message();
+    server = std::move(created).value();
+    if (Status s = server->start(); !s.is_ok()) return s.message();
+    runner = std::thread([this] { server->run(); });
+    client = TestClient::connect(server->port());
+    if (client == nullptr) return "connect failed";
+    client->send(make_request("POST", "/auth/register", R"({"email":"e@example.com","password":"a long password"})",
+                              "content-type: application/json\r\n"));
+    auto reg = client->read_response(30);
+    if (!reg || reg->status != 201) return "register failed: " + (reg ? reg->body : std::string("no answer"));
+    auth = "content-type: application/json\r\nauthorization: Bearer " +
+           json::parse(reg->body).value("access_token", "") + "\r\n";
+    return {};
+  }
+
+  std::ostringstream notices;
+  std::unique_ptr<serve::ChatServer> server;
+  std::thread runner;
+  std::unique_ptr<TestClient> client;
+  std::string auth;
+};
+
 TEST(EngineServe, ChatServerAnswersWithTheEngine) {
   testing::TinyGguf model;
   ASSERT_TRUE(model.status().is_ok()) << model.status().message();
-  auto config = serve::parse_serve_config(
-      config_yaml("{name: local, kind: engine, model: \"" + model.path() + "\", threads: 1, kv_blocks: 64}"), "s.yaml",
-      no_env);
-  ASSERT_TRUE(config.is_ok()) << config.status().message();
-  std::ostringstream notices;
-  auto server = serve::ChatServer::create(std::move(config).value(), notices);
-  ASSERT_TRUE(server.is_ok()) << server.status().message();
-  EXPECT_NE(notices.str().find("backend local: engine"), std::string::npos) << notices.str();
-  ASSERT_TRUE((*server)->start().is_ok());
-  std::thread runner([&] { (*server)->run(); });
-
-  auto client = TestClient::connect((*server)->port());
-  ASSERT_NE(client, nullptr);
-  ASSERT_TRUE(client->send(make_request("POST", "/auth/register", R"({"email":"e@example.com","password":"a long password"})",
-                                        "content-type: application/json\r\n")));
-  auto reg = client->read_response(30);
-  ASSERT_TRUE(reg.has_value());
-  ASSERT_EQ(reg->status, 201) << reg->body;
-  const std::string token = json::parse(reg->body).value("access_token", "");
+  RunningServer r;
+  const std::string failed =
+      r.start("{name: local, kind: engine, model: \"" + model.path() + "\", threads: 1, kv_blocks: 64}");
+  ASSERT_EQ(failed, "");
+  EXPECT_NE(r.notices.str().find("backend local: engine"), std::string::npos) << r.notices.str();
   const std::string body = R"({"model":"tiny","max_tokens":6,"temperature":0,"messages":[{"role":"user","content":"Hi"}]})";
-  ASSERT_TRUE(client->send(make_request("POST", "/v1/chat/completions", body,
-                                        "content-type: application/json\r\nauthorization: Bearer " + token + "\r\n")));
-  auto answer = client->read_response(60);
+  ASSERT_TRUE(r.client->send(make_request("POST", "/v1/chat/completions", body, r.auth)));
+  auto answer = r.client->read_response(60);
   ASSERT_TRUE(answer.has_value());
   EXPECT_EQ(answer->status, 200) << answer->body;
   json a = json::parse(answer->body, nullptr, false);
   EXPECT_EQ(a["object"], "chat.completion");
   EXPECT_GE(a["usage"]["completion_tokens"].get<int>(), 1);
   EXPECT_LE(a["usage"]["completion_tokens"].get<int>(), 6);
-  client->close();
-  (*server)->shutdown(true);
-  runner.join();
+}
+
+TEST(ChatServerStop, SyntheticAnswersEndBeforeTheStopString) {
+  // The synthetic filler ends every sentence with "."; 60 words always hold one.
+  RunningServer r;
+  ASSERT_EQ(r.start("{name: syn, kind: synthetic, tokens_per_second: 0, answer_tokens: 60}"), "");
+  auto& client = r.client;
+  const std::string& auth = r.auth;
+  auto complete = [&](const std::string& extra) {
+    const std::string body = R"({"model":"tiny","messages":[{"role":"user","content":"Hi"}])" + extra + "}";
+    EXPECT_TRUE(client->send(make_request("POST", "/v1/chat/completions", body, auth)));
+    auto answer = client->read_response(30);
+    EXPECT_TRUE(answer.has_value());
+    return answer ? *answer : http::testing::ClientResponse{};
+  };
+  auto plain = complete("");
+  ASSERT_EQ(plain.status, 200) << plain.body;
+  json p = json::parse(plain.body);
+  EXPECT_NE(p["choices"][0]["message"]["content"].get<std::string>().find('.'), std::string::npos);
+  EXPECT_EQ(p["usage"]["completion_tokens"], 60);
+
+  auto stopped = complete(R"(,"stop":[".", "never-seen"])");
+  ASSERT_EQ(stopped.status, 200) << stopped.body;
+  json a = json::parse(stopped.body);
+  const std::string content = a["choices"][0]["message"]["content"];
+  EXPECT_FALSE(content.empty());
+  EXPECT_EQ(content.find('.'), std::string::npos) << content;
+  EXPECT_EQ(a["choices"][0]["finish_reason"], "stop");
+  EXPECT_LT(a["usage"]["completion_tokens"].get<int>(), 60);
+
+  // Streamed: no chunk carries the stop text; the finish chunk says stop.
+  auto streamed = complete(R"(,"stream":true,"stop":".")");
+  ASSERT_EQ(streamed.status, 200) << streamed.body;
+  EXPECT_EQ(streamed.body.find("\"content\":\".\""), std::string::npos);
+  EXPECT_NE(streamed.body.find("\"finish_reason\":\"stop\""), std::string::npos) << streamed.body;
+  std::size_t at = 0;
+  while ((at = streamed.body.find("\"content\":\"", at)) != std::string::npos) {
+    at += 11;
+    std::size_t end = streamed.body.find('"', at);
+    EXPECT_EQ(streamed.body.substr(at, end - at).find('.'), std::string::npos) << streamed.body;
+  }
+
+  auto bad = complete(R"(,"stop":["a","b","c","d","e"])");
+  EXPECT_EQ(bad.status, 400);
+  EXPECT_EQ(json::parse(bad.body)["error"]["param"], "stop");
 }
 
 }  // namespace

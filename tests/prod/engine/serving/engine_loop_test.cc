@@ -2,7 +2,8 @@
 // chain; 8 concurrent requests == each alone; cancellation frees the KV blocks at once; max_tokens,
 // EOG and context stops; a prompt beyond the context refused; a KV cache too small for all requests
 // forces preemption (recompute) and every request still gives the tokens it gives alone; a full
-// waiting queue refuses; seeded sampling is reproducible.
+// waiting queue refuses; seeded sampling is reproducible; notify_on_event() wakes a waiter at the next
+// token, at once when one is queued, and at cancellation.
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -303,6 +304,59 @@ TEST(EngineLoop, SeededSamplingIsReproducible) {
   r.sampling.seed = 43;
   Outcome c = run_alone(f, r);
   EXPECT_NE(a.tokens, c.tokens);
+}
+
+// A Signal for plain threads (the Clock port's one-shot latch).
+class ThreadSignal final : public Signal {
+ public:
+  void notify() override {
+    std::lock_guard<std::mutex> lock(mu_);
+    notified_ = true;
+    cv_.notify_all();
+  }
+  bool notified() const override {
+    std::lock_guard<std::mutex> lock(mu_);
+    return notified_;
+  }
+  bool wait_until(double) override {  // the test's own bound: 30 s
+    std::unique_lock<std::mutex> lock(mu_);
+    return cv_.wait_for(lock, 30s, [&] { return notified_; });
+  }
+
+ private:
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  bool notified_ = false;
+};
+
+TEST(EngineLoop, NotifyOnEventWakesAtTokensAndCancellation) {
+  RandomModel model = make_random_model(tiny_config(), DType::kF32, 7);
+  auto inner = std::move(CpuModelBackend::create(model.config, model.weights, 64, 4, {.threads = 2})).value();
+  GatedBackend gated(*inner);
+  auto loop = std::move(EngineLoop::create(gated)).value();
+  auto s = loop->submit(greedy(prompt(12, 3), 0));
+  ASSERT_TRUE(s.is_ok());
+  gated.wait_blocked();  // the prefill waits: no event can come
+  auto armed = std::make_shared<ThreadSignal>();
+  (*s)->notify_on_event(armed);
+  EXPECT_FALSE(armed->notified());
+  gated.allow(1);  // the first token
+  EXPECT_TRUE(armed->wait_until(0));
+  auto token = (*s)->try_next();
+  ASSERT_TRUE(token.is_ok() && token->has_value());
+  EXPECT_EQ((*token)->kind, EngineEvent::Kind::kToken);
+  gated.allow(1);
+  gated.wait_blocked();  // the second token is queued, the third forward waits
+  auto queued = std::make_shared<ThreadSignal>();
+  (*s)->notify_on_event(queued);
+  EXPECT_TRUE(queued->notified()) << "an event was already queued";
+  ASSERT_TRUE((*s)->try_next().is_ok());
+  auto at_cancel = std::make_shared<ThreadSignal>();
+  (*s)->notify_on_event(at_cancel);
+  EXPECT_FALSE(at_cancel->notified());
+  (*s)->cancel();
+  EXPECT_TRUE(at_cancel->notified());
+  gated.allow(1 << 20);
 }
 
 TEST(EngineLoop, StreamOutlivesLoop) {
