@@ -72,6 +72,8 @@ class MessagesApi {
     auto read = ex.read_options();
     if (!read.is_ok()) return ex.error(read.status());
     auto answer = stored_answer(ex, conversation_id, message_id, *read);
+    if (!answer.is_ok() && unanswered_user_message(ex, conversation_id, message_id))
+      answer = await_answer(ex, conversation_id, message_id);  // another instance, before its first token
     if (!answer.is_ok()) return ex.error(answer.status());
     if (answer->status == MessageStatus::kStreaming) return follow_stored(ex, conversation_id, message_id, *answer, last);
     // The generation is no longer in memory: the whole stored answer replaces what the client has.
@@ -97,6 +99,11 @@ class MessagesApi {
     auto read = ex.read_options();
     if (!read.is_ok()) return ex.error(read.status());
     auto answer = stored_answer(ex, conversation_id, message_id, *read);
+    if (!answer.is_ok() && unanswered_user_message(ex, conversation_id, message_id)) {
+      Message pending;  // another instance, before its first token: no answer row yet
+      pending.status = MessageStatus::kStreaming;
+      answer = pending;
+    }
     if (!answer.is_ok()) return ex.error(answer.status());
     if (answer->status == MessageStatus::kStreaming) return stop_elsewhere(ex, conversation_id, message_id, *answer);
     ex.json(200, {{"message", message_json(*answer)}});  // already ended: nothing to stop
@@ -167,6 +174,27 @@ class MessagesApi {
     return false;
   }
 
+  // True when `message_id` is a stored user message of the caller without a stored answer (asked of
+  // the primary): the answer may still come from a generation on another instance.
+  bool unanswered_user_message(Exchange& ex, const std::string& conversation_id, const std::string& message_id) {
+    const ReadOptions primary{0, 0, true};
+    auto user = ctx_.stores.messages.get_message(ex.principal().user_id, conversation_id, message_id, primary);
+    if (!user.is_ok() || user->role != Role::kUser) return false;
+    auto answer = stored_answer(ex, conversation_id, message_id, primary);
+    return !answer.is_ok() && answer.status().code() == StatusCode::kNotFound;
+  }
+
+  // Polls the primary for the answer's row until it appears or the first-token timeout passes.
+  Result<Message> await_answer(Exchange& ex, const std::string& conversation_id, const std::string& message_id) {
+    const double deadline = ctx_.clock.now() + ctx_.messages.config().first_token_timeout_s;
+    for (;;) {
+      auto answer = stored_answer(ex, conversation_id, message_id, ReadOptions{0, 0, true});
+      if (answer.is_ok() || answer.status().code() != StatusCode::kNotFound || ctx_.clock.now() > deadline)
+        return answer;
+      ctx_.clock.sleep_for(ctx_.options.remote_poll_s);
+    }
+  }
+
   // Another instance generates this answer: a stop request is written for it (its hub polls for them)
   // and the stored row is watched until it ends (200 with it) or stop_wait_s passes (202).
   void stop_elsewhere(Exchange& ex, const std::string& conversation_id, const std::string& message_id,
@@ -178,7 +206,7 @@ class MessagesApi {
     const double deadline = ctx_.clock.now() + ctx_.options.stop_wait_s;
     while (answer.status == MessageStatus::kStreaming && ctx_.clock.now() < deadline) {
       ctx_.clock.sleep_for(ctx_.options.remote_poll_s);
-      auto next = ctx_.stores.messages.get_message(owner, conversation_id, answer.id, ReadOptions{0, 0, true});
+      auto next = stored_answer(ex, conversation_id, message_id, ReadOptions{0, 0, true});
       if (next.is_ok()) answer = std::move(next).value();
     }
     if (answer.status == MessageStatus::kStreaming)

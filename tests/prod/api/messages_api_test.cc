@@ -395,6 +395,50 @@ TEST(MessagesApi, IdempotentRetryJoinsAnAnswerGeneratedByAnotherInstance) {
   EXPECT_EQ(h.store.all_messages(chat.conversation).size(), 2u);
 }
 
+TEST(MessagesApi, ResumeWaitsForTheFirstCheckpointOfAnotherInstance) {
+  HarnessOptions options;
+  options.api.remote_poll_s = 0.005;
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  const std::string owner = h.user_id_of("user@example.com");
+  Message user;
+  user.conversation_id = chat.conversation;
+  user.role = Role::kUser;
+  user.content = "question";
+  user.status = MessageStatus::kComplete;
+  user.created_at = h.clock.now();
+  user = h.store.append_message(owner, user).value().value;
+
+  std::int64_t reads = h.store.reads();
+  Reply resumed;
+  std::thread follower([&] { resumed = h.call_as(chat.token, "GET", chat.base() + user.id + "/stream"); });
+  ASSERT_TRUE(wait_for_reads(h, reads + 5));  // still no answer: the follower keeps asking
+  Message answer;
+  answer.conversation_id = chat.conversation;
+  answer.role = Role::kAssistant;
+  answer.content = "First words";
+  answer.status = MessageStatus::kStreaming;
+  answer.created_at = h.clock.now();
+  answer = h.store.append_message(owner, answer).value().value;
+  reads = h.store.reads();
+  ASSERT_TRUE(wait_for_reads(h, reads + 1));
+  answer.content = "First words, last words.";
+  answer.status = MessageStatus::kComplete;
+  answer.finish_reason = FinishReason::kStop;
+  ASSERT_TRUE(h.store.update_message(owner, answer).is_ok());
+  follower.join();
+
+  ASSERT_EQ(resumed.status, 200) << resumed.body;
+  std::string text;
+  for (const auto& e : resumed.sse().events) {
+    if (e.event != "delta") continue;
+    if (e.json().value("replace", false)) text.clear();
+    text += e.json()["content"].get<std::string>();
+  }
+  EXPECT_EQ(text, "First words, last words.");
+  EXPECT_EQ(resumed.sse().events.back().json()["finish_reason"], "stop");
+}
+
 TEST(MessagesApi, StopOnAnotherInstanceGoesThroughTheStore) {
   HarnessOptions options;
   options.api.remote_poll_s = 0.005;
