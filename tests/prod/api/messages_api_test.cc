@@ -463,6 +463,28 @@ TEST(MessagesApi, StopOnAnotherInstanceGoesThroughTheStore) {
   EXPECT_EQ(stopped.json()["message"]["content"], "Partial");
 }
 
+TEST(MessagesApi, DeletingAConversationStopsItsAnswersOnAnotherInstance) {
+  HarnessOptions options;
+  options.api.remote_poll_s = 0.005;
+  ApiHarness h(options);
+  Chat chat = start_chat(h);
+  const std::string owner = h.user_id_of("user@example.com");
+  RemoteAnswer remote = remote_answer(h, owner, chat, "Half an answ");
+
+  Reply deleted;
+  std::thread deleter([&] { deleted = h.call_as(chat.token, "DELETE", "/conversations/" + chat.conversation); });
+  double deadline = h.clock.now() + 10;
+  while (h.store.stop_requests({remote.user.id}).value().empty() && h.clock.now() < deadline) h.clock.sleep_for(0.001);
+  ASSERT_EQ(h.store.stop_requests({remote.user.id}).value().size(), 1u) << "the other instance is asked to stop";
+  Message m = remote.answer;  // what the owner does when it sees the request
+  m.status = MessageStatus::kPartial;
+  m.finish_reason = FinishReason::kCancelled;
+  ASSERT_TRUE(h.store.update_message(owner, m).is_ok());
+  deleter.join();
+  EXPECT_EQ(deleted.status, 204) << deleted.body;
+  EXPECT_TRUE(h.store.all_messages(chat.conversation).empty());
+}
+
 TEST(MessagesApi, TheOwnerHonoursStopRequestsFromTheStore) {
   HarnessOptions options;
   options.hub_polls_stops = true;
