@@ -156,7 +156,7 @@ Status ChatServer::build_credentials() {
   return Status::ok();
 }
 
-// A backend of kind engine: the project's own engine in process (model, CPU backend, loop, adapter).
+// A backend of kind engine: the project's own engine in process (model, CPU or CUDA backend, loop, adapter).
 namespace {
 Result<std::unique_ptr<InferenceBackend>> make_engine_backend(const BackendConfig& b, Clock& clock, std::ostream& notices) {
 #if defined(CHATSCALE_ENGINE_SERVER)
@@ -165,6 +165,8 @@ Result<std::unique_ptr<InferenceBackend>> make_engine_backend(const BackendConfi
   o.device = b.device;
   o.threads = static_cast<int>(b.threads);
   o.kv_blocks = b.kv_blocks;
+  o.gpu_memory_utilization = b.gpu_memory_utilization;
+  o.max_context = b.max_context;
   if (b.max_in_flight > 0) o.max_waiting = b.max_in_flight;
   o.backend.name = b.name;
   o.backend.region = b.region;
@@ -172,7 +174,7 @@ Result<std::unique_ptr<InferenceBackend>> make_engine_backend(const BackendConfi
   if (!runtime.is_ok()) return Status(runtime.status().code(), "backend " + b.name + ": " + runtime.status().message());
   const auto& c = (*runtime)->config();
   notices << "serve: backend " << b.name << ": engine " << b.model << " (" << c.layers << " layers, hidden " << c.hidden
-          << ", context " << c.context_length << ") on the CPU, " << (*runtime)->threads() << " threads, "
+          << ", context " << c.context_length << ") on the " << (*runtime)->backend_text() << ", "
           << (*runtime)->kv_blocks() << " KV blocks of " << (*runtime)->block_size() << " tokens\n";
   return engine::owning_backend(std::move(runtime).value());
 #else

@@ -145,7 +145,7 @@ void read_backend(YamlDocument& doc, YamlMap& m, const EnvLookup& env, BackendCo
                                   "response_timeout_s", "health_interval_s", "health_path"};
   static const char* kOpenAiOnly[] = {"url", "api_key", "api_key_env", "connect_timeout_s",
                                       "response_timeout_s", "health_interval_s", "health_path"};
-  static const char* kEngine[] = {"device", "threads", "kv_blocks"};
+  static const char* kEngine[] = {"device", "threads", "kv_blocks", "gpu_memory_utilization", "max_context"};
   const bool openai = b.kind == BackendKind::kOpenAi;
   const bool engine = b.kind == BackendKind::kEngine;
   const bool synthetic = b.kind == BackendKind::kSynthetic;
@@ -189,6 +189,8 @@ void read_backend(YamlDocument& doc, YamlMap& m, const EnvLookup& env, BackendCo
     if (b.device != "cpu" && b.device != "cuda") doc.error_at(m.path() + ".device", "must be cpu or cuda");
     m.integer("threads", b.threads, Range::between(0, 1024));
     m.integer("kv_blocks", b.kv_blocks, Range::at_least(0));
+    m.number("gpu_memory_utilization", b.gpu_memory_utilization, Range::between(0.05, 0.99));
+    m.integer("max_context", b.max_context, Range::between(0, 10'000'000));
   }
 }
 

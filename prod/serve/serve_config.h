@@ -19,8 +19,11 @@
 //        openai: url, model, api_key | api_key_env, connect_timeout_s, response_timeout_s,
 //                health_interval_s, health_path;
 //        engine (the project's own engine, in process): model (the GGUF file, required),
-//                device (cpu; cuda is refused at start-up in this build), threads (0: all cores),
-//                kv_blocks (KV cache blocks of 16 tokens; 0: sized from the model)}]
+//                device (cpu or cuda; cuda needs a CUDA build and a GPU, else start-up fails with
+//                the reason), threads (cpu; 0: all cores), kv_blocks (KV cache blocks of 16 tokens;
+//                0: sized from the model, on cuda from free device memory), gpu_memory_utilization
+//                (cuda: share of the memory left after the weights for the KV cache, default 0.9),
+//                max_context (cuda: cap on the served context, default 8192; 0: the model's)}]
 //   service: MessageServiceConfig fields (model, system_prompt, context_window_tokens, ...; routing:
 //            least_loaded | power_of_two)
 //   rate_limits: {<tier>: {requests_per_minute, tokens_per_minute, concurrent, max_output_tokens,
@@ -120,6 +123,8 @@ struct BackendConfig {
   std::string device = "cpu";
   std::int64_t threads = 0;
   std::int64_t kv_blocks = 0;
+  double gpu_memory_utilization = 0.9;
+  std::int64_t max_context = 8192;
 };
 
 struct LimitsConfig {

@@ -128,4 +128,9 @@ std::unique_ptr<InferenceBackend> owning_backend(std::unique_ptr<EngineRuntime> 
   return std::make_unique<OwningBackend>(std::move(runtime));
 }
 
+std::string EngineRuntime::backend_text() const {
+  if (device_ == "cuda") return "CUDA backend";
+  return "CPU backend, " + std::to_string(threads_) + " threads";
+}
+
 }  // namespace chatscale::engine

@@ -57,6 +57,8 @@ class EngineRuntime {
   std::int32_t block_size() const { return model_backend_->block_size(); }
   int threads() const { return threads_; }  // CPU threads of the forward pass (0 on cuda)
   const std::string& device() const { return device_; }
+  // Where the forward pass runs, for start-up banners: "CPU backend, 4 threads" or "CUDA backend".
+  std::string backend_text() const;
 
  private:
   EngineRuntime() = default;

@@ -156,10 +156,6 @@ int engine_command(const std::vector<std::string>& args) {
   }
   if (o.model_path.empty()) return cli::report_bad_input("engine", "--model FILE.gguf is required");
   if (o.device != "cpu" && o.device != "cuda") return cli::report_bad_input("engine", "--device: cpu or cuda");
-  if (o.device == "cuda") {
-    return cli::report_bad_input("engine", "--device cuda: no CUDA serving backend in this build (the CUDA backend "
-                                           "does not implement the engine's ModelBackend yet); use --device cpu");
-  }
   if (port < 0 || port > 65535) return cli::report_bad_input("engine", "--port: must be between 0 and 65535");
   if (threads < 0 || threads > 1024) return cli::report_bad_input("engine", "--threads: must be between 0 and 1024");
   if (max_seqs < 1 || max_seqs > 4096) return cli::report_bad_input("engine", "--max-seqs: must be between 1 and 4096");
@@ -175,7 +171,7 @@ int engine_command(const std::vector<std::string>& args) {
   EngineRuntime& rt = **runtime;
   const LlamaConfig& c = rt.config();
   std::cerr << "engine: " << o.model_path << ": " << c.layers << " layers, hidden " << c.hidden << ", vocab " << c.vocab
-            << ", context " << c.context_length << "; CPU backend, " << rt.threads() << " threads; KV cache "
+            << ", context " << c.context_length << "; " << rt.backend_text() << "; KV cache "
             << rt.kv_blocks() << " blocks of " << rt.block_size() << " tokens\n";
   http::Router router;
   add_engine_routes(router, rt.backend(), clock, rt.backend().config().model);

@@ -1,8 +1,8 @@
 // Where the engine cannot run on CUDA it says why, with exit code 2 from the CLI: a build without the
 // CUDA engine names the CMake option; a CUDA build on a machine without a usable GPU passes the CUDA
 // error text on ("no CUDA device: ..."). EngineRuntime::create (chatscale engine, serve.yaml backends
-// of kind engine) and `chatscale profile --device cuda` as a process. On a CUDA build with a GPU the
-// refusals cannot happen and the tests skip.
+// of kind engine), and `chatscale engine` and `chatscale profile --device cuda` as processes. On a
+// CUDA build with a GPU the refusals cannot happen and the tests skip.
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -57,6 +57,22 @@ std::string slurp(const std::filesystem::path& path) {
   std::stringstream ss;
   ss << in.rdbuf();
   return ss.str();
+}
+
+TEST(EngineDeviceTest, EngineCommandExitsTwoWithTheReason) {
+  const std::string expected = expected_refusal();
+  if (expected.empty()) GTEST_SKIP() << "CUDA is usable here";
+  std::random_device rd;
+  const auto err_path = std::filesystem::temp_directory_path() /
+                        ("engine_device_" + std::to_string(::getpid()) + "_" + std::to_string(rd()) + ".err");
+  const std::string cmd = std::string("'") + CHATSCALE_BIN_PATH +
+                          "' engine --device cuda --port 0 --model /nonexistent/model.gguf 2>'" + err_path.string() + "'";
+  const int status = std::system(cmd.c_str());
+  const std::string err = slurp(err_path);
+  std::filesystem::remove(err_path);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 2) << err;
+  EXPECT_NE(err.find(expected), std::string::npos) << err;
 }
 
 TEST(EngineDeviceTest, ProfileCommandExitsTwoWithTheReason) {

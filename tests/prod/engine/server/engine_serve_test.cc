@@ -56,6 +56,25 @@ TEST(EngineServeConfig, KindEngine) {
       config_yaml("{name: local, kind: engine, model: m.gguf, device: tpu}"), "s.yaml", no_env);
   EXPECT_FALSE(device.is_ok());
   EXPECT_EQ(serve::serve_config_key_paths().count("backends[].kv_blocks"), 1u);
+  EXPECT_EQ(serve::serve_config_key_paths().count("backends[].gpu_memory_utilization"), 1u);
+
+  // The CUDA keys: defaults, values, ranges.
+  EXPECT_DOUBLE_EQ(b.gpu_memory_utilization, 0.9);
+  EXPECT_EQ(b.max_context, 8192);
+  auto cuda = serve::parse_serve_config(
+      config_yaml("{name: g, kind: engine, model: m.gguf, device: cuda, gpu_memory_utilization: 0.5, max_context: 4096}"),
+      "s.yaml", no_env);
+  ASSERT_TRUE(cuda.is_ok()) << cuda.status().message();
+  EXPECT_EQ(cuda->backends.at(0).device, "cuda");
+  EXPECT_DOUBLE_EQ(cuda->backends.at(0).gpu_memory_utilization, 0.5);
+  EXPECT_EQ(cuda->backends.at(0).max_context, 4096);
+  auto share = serve::parse_serve_config(
+      config_yaml("{name: g, kind: engine, model: m.gguf, gpu_memory_utilization: 1.5}"), "s.yaml", no_env);
+  ASSERT_FALSE(share.is_ok());
+  EXPECT_NE(share.status().message().find("gpu_memory_utilization"), std::string::npos) << share.status().message();
+  auto cuda_key = serve::parse_serve_config(
+      config_yaml("{name: s, kind: synthetic, max_context: 4}"), "s.yaml", no_env);
+  EXPECT_FALSE(cuda_key.is_ok());
 }
 
 // ChatServer assembled from a serve.yaml with one backend, run on a thread, with a client connected
