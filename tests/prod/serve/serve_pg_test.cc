@@ -2,7 +2,7 @@
 // streaming replicas, Redis), the service assembled in process and driven over loopback sockets.
 // Proves: answers are durable across a restart of the service, message contents are encrypted at rest,
 // read-your-writes holds through the replicas, two service instances share one rate limit through
-// Redis, and a generation running on one instance is resumed and stopped through the other.
+// Redis, and a generation running on one instance is resumed, stopped and deleted through the other.
 #include <gtest/gtest.h>
 
 #include <boost/asio/ip/tcp.hpp>
@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "prod/serve/chat_server.h"
@@ -213,7 +214,7 @@ std::string wait_for_answer_row(int port, const std::string& token, const std::s
   return "";
 }
 
-TEST(ServePg, ResumeAndStopReachAGenerationOnAnotherInstance) {
+TEST(ServePg, ResumeStopAndDeleteReachAGenerationOnAnotherInstance) {
   Instance a("", 20, 60), b("", 20, 60);  // answers of 3 s
   ASSERT_NE(a.port(), 0);
   ASSERT_NE(b.port(), 0);
@@ -252,6 +253,20 @@ TEST(ServePg, ResumeAndStopReachAGenerationOnAnotherInstance) {
   ASSERT_EQ(stopped.status, 200) << stopped.body;
   EXPECT_EQ(stopped.json()["message"]["finish_reason"], "cancelled");
   EXPECT_EQ(assemble(on_a.body).second["finish_reason"], "cancelled") << on_a.body.substr(on_a.body.size() - 300);
+
+  // Deleted through B mid-answer: A's answer ends as cancelled, not lost, and nothing is left.
+  std::thread sender3([&] { on_a = call(a.port(), "POST", messages, R"({"content": "third"})", bearer(token)); });
+  ASSERT_FALSE(wait_for_answer_row(a.port(), token, id, 3).empty());
+  EXPECT_EQ(call(b.port(), "DELETE", "/conversations/" + id, "", bearer(token)).status, 204);
+  sender3.join();
+  EXPECT_EQ(assemble(on_a.body).second["finish_reason"], "cancelled");
+  const std::string metrics = call(a.port(), "GET", "/metrics").body;
+  std::istringstream lines(metrics);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("chatscale_messages_lost_total", 0) != 0) continue;
+    EXPECT_EQ(line.substr(line.rfind(' ') + 1), "0") << line;
+  }
+  EXPECT_EQ(call(a.port(), "GET", "/conversations/" + id, "", bearer(token)).status, 404);
 }
 
 }  // namespace
