@@ -257,7 +257,8 @@ TEST(ServePg, ResumeStopAndDeleteReachAGenerationOnAnotherInstance) {
   // Deleted through B mid-answer: A's answer ends as cancelled, not lost, and nothing is left.
   std::thread sender3([&] { on_a = call(a.port(), "POST", messages, R"({"content": "third"})", bearer(token)); });
   ASSERT_FALSE(wait_for_answer_row(a.port(), token, id, 3).empty());
-  EXPECT_EQ(call(b.port(), "DELETE", "/conversations/" + id, "", bearer(token)).status, 204);
+  Reply deleted = call(b.port(), "DELETE", "/conversations/" + id, "", bearer(token));
+  EXPECT_EQ(deleted.status, 204);
   sender3.join();
   EXPECT_EQ(assemble(on_a.body).second["finish_reason"], "cancelled");
   const std::string metrics = call(a.port(), "GET", "/metrics").body;
@@ -266,7 +267,9 @@ TEST(ServePg, ResumeStopAndDeleteReachAGenerationOnAnotherInstance) {
     if (line.rfind("chatscale_messages_lost_total", 0) != 0) continue;
     EXPECT_EQ(line.substr(line.rfind(' ') + 1), "0") << line;
   }
-  EXPECT_EQ(call(a.port(), "GET", "/conversations/" + id, "", bearer(token)).status, 404);
+  EXPECT_EQ(call(a.port(), "GET", "/conversations/" + id, "", bearer(token, deleted.headers["x-chatscale-read-token"]))
+                .status,
+            404);
 }
 
 }  // namespace
