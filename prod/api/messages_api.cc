@@ -72,6 +72,8 @@ class MessagesApi {
     auto read = ex.read_options();
     if (!read.is_ok()) return ex.error(read.status());
     auto answer = stored_answer(ex, conversation_id, message_id, *read);
+    if (!answer.is_ok() && answer.status().code() == StatusCode::kNotFound)  // a lagging replica
+      answer = stored_answer(ex, conversation_id, message_id, ReadOptions{0, 0, true});
     if (!answer.is_ok() && unanswered_user_message(ex, conversation_id, message_id))
       answer = await_answer(ex, conversation_id, message_id);  // another instance, before its first token
     if (!answer.is_ok()) return ex.error(answer.status());
@@ -99,6 +101,8 @@ class MessagesApi {
     auto read = ex.read_options();
     if (!read.is_ok()) return ex.error(read.status());
     auto answer = stored_answer(ex, conversation_id, message_id, *read);
+    if (!answer.is_ok() && answer.status().code() == StatusCode::kNotFound)  // a lagging replica
+      answer = stored_answer(ex, conversation_id, message_id, ReadOptions{0, 0, true});
     if (!answer.is_ok() && unanswered_user_message(ex, conversation_id, message_id)) {
       Message pending;  // another instance, before its first token: no answer row yet
       pending.status = MessageStatus::kStreaming;
