@@ -87,11 +87,23 @@ std::string client_address(std::string_view peer, std::optional<std::string_view
                            const CidrList& trusted_proxies) {
   auto peer_bytes = parse_peer(peer);
   if (!peer_bytes) return std::string(peer);
-  if (forwarded_for && contains(trusted_proxies, *peer_bytes)) {
-    std::string_view first = forwarded_for->substr(0, forwarded_for->find(','));
-    if (auto hop = parse_peer(first)) return canonical(*hop);
+  // Proxies append the address they received from, so only the right end of the list is trustworthy:
+  // walk it from the right while the hops are trusted proxies; the first hop that is not one is the
+  // client. Entries left of it are whatever the client sent and are never read. A malformed entry
+  // stops the walk at the last trusted hop.
+  Bytes client = *peer_bytes;
+  if (!forwarded_for || !contains(trusted_proxies, client)) return canonical(client);
+  std::string_view rest = *forwarded_for;
+  while (contains(trusted_proxies, client)) {
+    if (trim(rest).empty()) break;  // every hop was a trusted proxy: the leftmost one is the client
+    const std::size_t comma = rest.rfind(',');
+    std::string_view entry = comma == std::string_view::npos ? rest : rest.substr(comma + 1);
+    rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(0, comma);
+    auto hop = parse_peer(entry);
+    if (!hop) break;
+    client = *hop;
   }
-  return canonical(*peer_bytes);
+  return canonical(client);
 }
 
 }  // namespace chatscale::auth

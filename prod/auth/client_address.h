@@ -1,7 +1,9 @@
 // The client address a request counts against (per-IP limits on the auth routes): the socket peer,
-// or, only when the peer is a trusted proxy (a configured CIDR list), the first X-Forwarded-For hop
-// (the address the outermost trusted proxy was given). A client that is not a trusted proxy cannot
-// choose its address by sending X-Forwarded-For. Malformed headers fall back to the peer.
+// or, only when the peer is a trusted proxy (a configured CIDR list), the rightmost X-Forwarded-For
+// hop that is not itself a trusted proxy (proxies append the address they received from, so entries
+// left of that one are the client's own words and are ignored). A client cannot choose its address
+// by sending X-Forwarded-For, through a trusted proxy or not. A malformed entry stops the walk at the
+// last trusted hop.
 //
 // Ownership: plain values. Thread-safety: pure functions; a CidrList is immutable after parsing.
 // Failure behaviour: parse_cidrs returns InvalidArgument naming the bad entry; nothing throws.

@@ -21,6 +21,14 @@ TEST(ClientAddress, PeerUnlessTheProxyIsTrusted) {
   EXPECT_EQ(client_address("[::1]:8080", " 2001:db8::7 ", trusted), "2001:db8::7");
   EXPECT_EQ(client_address("[::ffff:10.0.0.5]:1", "198.51.100.2", trusted), "198.51.100.2") << "v4-mapped peer";
   EXPECT_EQ(client_address("10.1.2.3:443", "not an address", trusted), "10.1.2.3") << "junk falls back to the peer";
+  EXPECT_EQ(client_address("10.1.2.3:443", "203.0.113.66, 198.51.100.1", trusted), "198.51.100.1")
+      << "a forged leftmost entry is ignored: the proxy appended the real client";
+  EXPECT_EQ(client_address("10.1.2.3:443", "203.0.113.66, 198.51.100.1, 10.4.4.4", trusted), "198.51.100.1")
+      << "trusted hops are skipped from the right";
+  EXPECT_EQ(client_address("10.1.2.3:443", "198.51.100.1, junk, 10.4.4.4", trusted), "10.4.4.4")
+      << "a malformed entry stops the walk at the last trusted hop";
+  EXPECT_EQ(client_address("10.1.2.3:443", "10.7.7.7, 10.4.4.4", trusted), "10.7.7.7")
+      << "all hops trusted: the leftmost";
   EXPECT_EQ(client_address("11.0.0.1:443", "198.51.100.1", trusted), "11.0.0.1") << "outside the /8";
   EXPECT_EQ(client_address("127.0.0.1", std::nullopt, {}), "127.0.0.1");
   EXPECT_EQ(client_address("127.0.0.1", "198.51.100.1", {}), "127.0.0.1") << "nothing trusted by default";
