@@ -16,8 +16,15 @@ std::string StopMatcher::feed(std::string_view delta) {
   if (!active()) return std::string(delta);
   // held_ never holds a whole stop string (it would have matched): search it with the delta.
   held_.append(delta);
-  std::size_t first = std::string::npos;
-  for (const std::string& s : stops_) first = std::min(first, held_.find(s));
+  // The stop that completes first wins (ties: the one that starts first), so the cut does not depend on
+  // how the text was split into deltas.
+  std::size_t first = std::string::npos, first_end = std::string::npos;
+  for (const std::string& s : stops_) {
+    const std::size_t at = held_.find(s);
+    if (at == std::string::npos) continue;
+    const std::size_t end = at + s.size();
+    if (end < first_end || (end == first_end && at < first)) first = at, first_end = end;
+  }
   if (first != std::string::npos) {
     stopped_ = true;
     std::string out = held_.substr(0, first);

@@ -90,6 +90,21 @@ TEST(StopMatcher, MultipleStopsFirstOccurrenceWins) {
   EXPECT_EQ(feed_all({"abcd", "bc"}, {"a", "b", "c", "d"}).emitted, "a");
 }
 
+TEST(StopMatcher, TheCutDoesNotDependOnHowTheTextIsSplit) {
+  // "y" completes before "xyz" does, although "xyz" starts first: the same cut whatever the deltas.
+  const std::vector<std::string> stops = {"xyz", "y"};
+  EXPECT_EQ(feed_all(stops, {"xyz"}).emitted, "x");
+  EXPECT_EQ(feed_all(stops, {"x", "y", "z"}).emitted, "x");
+  EXPECT_EQ(feed_all(stops, {"xy", "z"}).emitted, "x");
+  // Every split of a longer text into two deltas gives the one-delta answer.
+  const std::string text = "tell: abxyzab and more";
+  const std::vector<std::string> more = {"abxyz", "zab", "y"};
+  const std::string whole = feed_all(more, {text}).emitted;
+  for (std::size_t cut = 0; cut <= text.size(); ++cut)
+    EXPECT_EQ(feed_all(more, {text.substr(0, cut), text.substr(cut)}).emitted, whole) << "cut at " << cut;
+  EXPECT_EQ(whole, "tell: abx");
+}
+
 TEST(StopMatcher, HeldTextIsFlushedAtTheEnd) {
   StopMatcher m({"STOP"});
   EXPECT_EQ(m.feed("almost ST"), "almost ");
