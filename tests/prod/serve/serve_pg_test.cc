@@ -215,7 +215,8 @@ std::string wait_for_answer_row(int port, const std::string& token, const std::s
 }
 
 TEST(ServePg, ResumeStopAndDeleteReachAGenerationOnAnotherInstance) {
-  Instance a("", 20, 60), b("", 20, 60);  // answers of 3 s
+  // Answers of 7.5 s: a wide margin for the stop and the delete to land mid-answer on a loaded machine.
+  Instance a("", 40, 300), b("", 40, 300);
   ASSERT_NE(a.port(), 0);
   ASSERT_NE(b.port(), 0);
   auto reg = call(a.port(), "POST", "/auth/register",
