@@ -3,46 +3,15 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
-#include <unordered_map>
-#include <unordered_set>
 #include <utility>
 #include <vector>
 
+#include "prod/engine/cpu/batch_check.h"
+
 namespace chatscale::gpu {
-namespace {
 
 using engine::ForwardBatch;
 using engine::SeqSlice;
-
-std::string slice_name(std::size_t i, const SeqSlice& s) {
-  return "batch slice " + std::to_string(i) + " (seq " + std::to_string(s.seq_id) + ")";
-}
-
-Status check_slice_blocks(std::size_t i, const SeqSlice& s, std::int64_t end, std::int64_t bs, std::int64_t blocks,
-                          std::unordered_map<std::int32_t, std::size_t>& owner) {
-  const std::int64_t needed = (end + bs - 1) / bs;
-  if (static_cast<std::int64_t>(s.block_table.size()) < needed) {
-    return invalid_argument(slice_name(i, s) + ": block table of " + std::to_string(s.block_table.size()) +
-                            " blocks covers " + std::to_string(s.block_table.size() * bs) + " positions, " +
-                            std::to_string(end) + " needed");
-  }
-  for (std::int64_t b = 0; b < needed; ++b) {
-    const std::int32_t id = s.block_table[static_cast<std::size_t>(b)];
-    if (id < 0 || id >= blocks) {
-      return invalid_argument(slice_name(i, s) + ": block id " + std::to_string(id) + " outside the cache's " +
-                              std::to_string(blocks) + " blocks");
-    }
-    auto [it, fresh] = owner.emplace(id, i);
-    if (!fresh) {
-      return invalid_argument(slice_name(i, s) + ": block " + std::to_string(id) +
-                              (it->second != i ? " is also used by slice " + std::to_string(it->second)
-                                               : std::string(" appears twice")));
-    }
-  }
-  return Status::ok();
-}
-
-}  // namespace
 
 Result<CudaModelOptions> CudaModelBackend::model_options(const engine::LlamaConfig& config,
                                                          const CudaBackendOptions& o) {
@@ -85,33 +54,7 @@ Result<std::unique_ptr<CudaModelBackend>> CudaModelBackend::create_random(const 
 }
 
 Status CudaModelBackend::validate(const ForwardBatch& batch, std::int64_t logits_capacity) const {
-  const engine::LlamaConfig& c = config_;
-  std::unordered_set<std::uint64_t> ids;
-  std::unordered_map<std::int32_t, std::size_t> owner;
-  for (std::size_t i = 0; i < batch.seqs.size(); ++i) {
-    const SeqSlice& s = batch.seqs[i];
-    const std::int64_t n = static_cast<std::int64_t>(s.tokens.size());
-    if (n == 0) return invalid_argument(slice_name(i, s) + ": no tokens");
-    if (!ids.insert(s.seq_id).second) return invalid_argument(slice_name(i, s) + ": seq_id appears twice in the batch");
-    if (s.start_pos < 0) return invalid_argument(slice_name(i, s) + ": negative start_pos");
-    if (s.start_pos > c.context_length || s.start_pos + n > c.context_length) {
-      return invalid_argument(slice_name(i, s) + ": positions from " + std::to_string(s.start_pos) + " (" +
-                              std::to_string(n) + " tokens) exceed the context length " +
-                              std::to_string(c.context_length));
-    }
-    CS_RETURN_IF_ERROR(check_slice_blocks(i, s, s.start_pos + n, block_size(), num_blocks(), owner));
-    for (std::int32_t t : s.tokens) {
-      if (t < 0 || t >= c.vocab) {
-        return invalid_argument(slice_name(i, s) + ": token id " + std::to_string(t) + " outside the vocabulary of " +
-                                std::to_string(c.vocab));
-      }
-    }
-  }
-  if (logits_capacity >= 0 && logits_capacity < engine::logits_rows(batch) * c.vocab) {
-    return invalid_argument("logits buffer of " + std::to_string(logits_capacity) + " floats, " +
-                            std::to_string(engine::logits_rows(batch) * c.vocab) + " needed");
-  }
-  return Status::ok();
+  return engine::check_forward_batch(config_, batch, block_size(), num_blocks(), logits_capacity);
 }
 
 Status CudaModelBackend::forward(const ForwardBatch& batch, std::span<float> logits) {
