@@ -12,10 +12,15 @@ namespace {
 
 const std::string kReply = "Hello! This is a deterministic answer from the fake backend.";
 
+// The answer text a client reading these events ends up with (a delta with "replace" restarts it: a
+// follower of another instance's answer first gets the whole checkpointed text).
 std::string deltas(const std::vector<SseEvent>& events) {
   std::string text;
-  for (const auto& e : events)
-    if (e.event == "delta") text += e.json()["content"].get<std::string>();
+  for (const auto& e : events) {
+    if (e.event != "delta") continue;
+    if (e.json().value("replace", false)) text.clear();
+    text += e.json()["content"].get<std::string>();
+  }
   return text;
 }
 
@@ -275,21 +280,34 @@ struct RemoteAnswer {
   Message answer;
 };
 
-RemoteAnswer remote_answer(ApiHarness& h, const std::string& owner, const Chat& chat, const std::string& text) {
+// The user message "question" as another instance stored it (with an idempotency key when given).
+Message stored_question(ApiHarness& h, const std::string& owner, const Chat& chat, const std::string& key = "") {
   Message user;
   user.conversation_id = chat.conversation;
   user.role = Role::kUser;
   user.content = "question";
   user.status = MessageStatus::kComplete;
+  user.idempotency_key = key;
   user.created_at = h.clock.now();
-  Message answer = user;
+  return h.store.append_message(owner, user).value().value;
+}
+
+// The 'streaming' answer row another instance has checkpointed so far.
+Message stored_streaming_answer(ApiHarness& h, const std::string& owner, const Chat& chat, const std::string& text) {
+  Message answer;
+  answer.conversation_id = chat.conversation;
   answer.role = Role::kAssistant;
   answer.content = text;
   answer.status = MessageStatus::kStreaming;
-  RemoteAnswer out{h.store.append_message(owner, user).value().value, {}};
-  out.answer = h.store.append_message(owner, answer).value().value;
-  return out;
+  answer.created_at = h.clock.now();
+  return h.store.append_message(owner, answer).value().value;
 }
+
+RemoteAnswer remote_answer(ApiHarness& h, const std::string& owner, const Chat& chat, const std::string& text) {
+  Message user = stored_question(h, owner, chat);
+  return {user, stored_streaming_answer(h, owner, chat, text)};
+}
+
 
 // Polls until the store has served more than `reads` reads (the follower polled again).
 bool wait_for_reads(ApiHarness& h, std::int64_t reads) {
@@ -332,14 +350,8 @@ TEST(MessagesApi, ResumeFollowsAnAnswerGeneratedByAnotherInstance) {
   ASSERT_GE(events.size(), 3u) << resumed.body;
   EXPECT_EQ(events.front().id, id + ":4") << "ids go on from Last-Event-ID";
   EXPECT_TRUE(events.front().json().value("replace", false)) << "the first event replaces what the client has";
-  std::string text;
-  for (std::size_t i = 0; i < events.size(); ++i) {
-    EXPECT_EQ(event_number(events[i]), 4 + i);
-    if (events[i].event != "delta") continue;
-    if (events[i].json().value("replace", false)) text.clear();
-    text += events[i].json()["content"].get<std::string>();
-  }
-  EXPECT_EQ(text, "Hello world!");
+  for (std::size_t i = 0; i < events.size(); ++i) EXPECT_EQ(event_number(events[i]), 4 + i);
+  EXPECT_EQ(deltas(events), "Hello world!");
   EXPECT_EQ(events.back().event, "done");
   EXPECT_EQ(events.back().json()["finish_reason"], "stop");
 }
@@ -350,22 +362,8 @@ TEST(MessagesApi, IdempotentRetryJoinsAnAnswerGeneratedByAnotherInstance) {
   ApiHarness h(options);
   Chat chat = start_chat(h);
   const std::string owner = h.user_id_of("user@example.com");
-  Message user;
-  user.conversation_id = chat.conversation;
-  user.role = Role::kUser;
-  user.content = "question";
-  user.status = MessageStatus::kComplete;
-  user.idempotency_key = "retry-1";
-  user.created_at = h.clock.now();
-  user = h.store.append_message(owner, user).value().value;
-  Message answer = user;
-  answer.id.clear();
-  answer.seq = 0;
-  answer.role = Role::kAssistant;
-  answer.idempotency_key.clear();
-  answer.content = "Stored so far";
-  answer.status = MessageStatus::kStreaming;
-  answer = h.store.append_message(owner, answer).value().value;
+  Message user = stored_question(h, owner, chat, "retry-1");
+  Message answer = stored_streaming_answer(h, owner, chat, "Stored so far");
 
   std::int64_t reads = h.store.reads();
   Reply joined;
@@ -384,13 +382,7 @@ TEST(MessagesApi, IdempotentRetryJoinsAnAnswerGeneratedByAnotherInstance) {
   EXPECT_EQ(events.front().id, user.id + ":1");
   EXPECT_EQ(events.back().event, "done");
   EXPECT_EQ(events.back().json()["finish_reason"], "stop") << joined.body;
-  std::string text;
-  for (const auto& e : events) {
-    if (e.event != "delta") continue;
-    if (e.json().value("replace", false)) text.clear();
-    text += e.json()["content"].get<std::string>();
-  }
-  EXPECT_EQ(text, "Stored so far, and the rest.");
+  EXPECT_EQ(deltas(events), "Stored so far, and the rest.");
   EXPECT_EQ(h.backend.starts(), 0) << "no second generation";
   EXPECT_EQ(h.store.all_messages(chat.conversation).size(), 2u);
 }
@@ -401,25 +393,13 @@ TEST(MessagesApi, ResumeWaitsForTheFirstCheckpointOfAnotherInstance) {
   ApiHarness h(options);
   Chat chat = start_chat(h);
   const std::string owner = h.user_id_of("user@example.com");
-  Message user;
-  user.conversation_id = chat.conversation;
-  user.role = Role::kUser;
-  user.content = "question";
-  user.status = MessageStatus::kComplete;
-  user.created_at = h.clock.now();
-  user = h.store.append_message(owner, user).value().value;
+  Message user = stored_question(h, owner, chat);
 
   std::int64_t reads = h.store.reads();
   Reply resumed;
   std::thread follower([&] { resumed = h.call_as(chat.token, "GET", chat.base() + user.id + "/stream"); });
   ASSERT_TRUE(wait_for_reads(h, reads + 5));  // still no answer: the follower keeps asking
-  Message answer;
-  answer.conversation_id = chat.conversation;
-  answer.role = Role::kAssistant;
-  answer.content = "First words";
-  answer.status = MessageStatus::kStreaming;
-  answer.created_at = h.clock.now();
-  answer = h.store.append_message(owner, answer).value().value;
+  Message answer = stored_streaming_answer(h, owner, chat, "First words");
   reads = h.store.reads();
   ASSERT_TRUE(wait_for_reads(h, reads + 1));
   answer.content = "First words, last words.";
@@ -429,13 +409,7 @@ TEST(MessagesApi, ResumeWaitsForTheFirstCheckpointOfAnotherInstance) {
   follower.join();
 
   ASSERT_EQ(resumed.status, 200) << resumed.body;
-  std::string text;
-  for (const auto& e : resumed.sse().events) {
-    if (e.event != "delta") continue;
-    if (e.json().value("replace", false)) text.clear();
-    text += e.json()["content"].get<std::string>();
-  }
-  EXPECT_EQ(text, "First words, last words.");
+  EXPECT_EQ(deltas(resumed.sse().events), "First words, last words.");
   EXPECT_EQ(resumed.sse().events.back().json()["finish_reason"], "stop");
 }
 
